@@ -1,0 +1,1 @@
+"""GenLoupe app: window, controller, jobs bridge, settings, CLI, export."""

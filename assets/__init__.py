@@ -1,0 +1,1 @@
+"""Bundled assets: demo checkpoints, feature-network weights, report template."""

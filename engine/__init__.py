@@ -1,0 +1,1 @@
+"""GenLoupe's engine: data, models, likelihood, features, metrics, session. No Qt here."""

@@ -1,0 +1,112 @@
+"""MNIST / Fashion-MNIST IDX files, gzipped or not, read whole with np.frombuffer (no per-image loop).
+
+The images file (magic 2051: unsigned bytes, 3 dimensions N, H, W) gives (N, 1, H, W) on 256
+levels. Its labels file (magic 2049) is picked up when it lies next to it under the usual name:
+"images" -> "labels" and "idx3" -> "idx1", with or without ".gz"
+(train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz, t10k-images.idx3-ubyte -> t10k-labels.idx1-ubyte).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .checks import fit_levels, one_line
+from .dataset import Dataset
+
+IMAGES_MAGIC = 2051
+LABELS_MAGIC = 2049
+GZIP_MAGIC = b"\x1f\x8b"
+KINDS = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}
+IDX_LEVELS = 256
+
+
+def looks_like_idx(path: Path) -> bool:
+    """By name (idx/ubyte), else by the first bytes: 0, 0, then the unsigned-byte type code 0x08."""
+    name = path.name.lower()
+    if "idx" in name or "ubyte" in name:
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+        if head[:2] == GZIP_MAGIC:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(4)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return len(head) == 4 and head[:3] == b"\x00\x00\x08"
+
+
+def read_idx(path: Path, levels: int | None) -> Dataset:
+    raw = _read_bytes(path)
+    count, height, width = _header(path, raw, IMAGES_MAGIC, 3)
+    pixels = _body(path, raw, 16, count * height * width, f"{count} images of {height}x{width}")
+    images, levels = fit_levels(
+        pixels.reshape(count, 1, height, width), str(path), IDX_LEVELS if levels is None else levels
+    )
+    return Dataset(
+        name=path.name,
+        images=images,
+        levels=levels,
+        labels=_matching_labels(path, count),
+        source=str(path),
+        ids=np.arange(count),
+        format="idx",
+    )
+
+
+def labels_path(images_path: Path) -> Path | None:
+    """The labels file lying next to an images file under the usual MNIST naming, if any."""
+    name = images_path.name
+    if "images" not in name:
+        return None
+    stem = name.replace("images", "labels").replace("idx3", "idx1").removesuffix(".gz")
+    for candidate in (stem, stem + ".gz"):
+        path = images_path.with_name(candidate)
+        if path.is_file():
+            return path
+    return None
+
+
+def _matching_labels(images_path: Path, count: int) -> np.ndarray | None:
+    path = labels_path(images_path)
+    if path is None:
+        return None
+    raw = _read_bytes(path)
+    (found,) = _header(path, raw, LABELS_MAGIC, 1)
+    if found != count:
+        raise DataError(f"{path}: {found} labels for the {count} images of {images_path.name}")
+    return _body(path, raw, 8, count, f"{count} labels").astype(np.int64)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}: corrupt gzip file ({one_line(error)})") from None
+
+
+def _header(path: Path, raw: bytes, magic: int, ndim: int) -> tuple[int, ...]:
+    size = 4 + 4 * ndim
+    if len(raw) < size:
+        raise DataError(f"{path}: truncated IDX file: {len(raw)} bytes, shorter than its {size}-byte header")
+    found = struct.unpack(">I", raw[:4])[0]
+    if found != magic:
+        hint = f" (that is an IDX {KINDS[found]} file)" if found in KINDS else ""
+        raise DataError(f"{path}: wrong magic number {found}, expected {magic} for IDX {KINDS[magic]}{hint}")
+    return struct.unpack(f">{ndim}I", raw[4:size])
+
+
+def _body(path: Path, raw: bytes, offset: int, expected: int, what: str) -> np.ndarray:
+    found = len(raw) - offset
+    if found < expected:
+        raise DataError(f"{path}: truncated IDX file: {what} need {expected} bytes, found {found}")
+    if found > expected:
+        raise DataError(f"{path}: {found - expected} unexpected bytes after {what}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).copy()

@@ -1,0 +1,1 @@
+"""Qt views and item models over numpy arrays. No torch."""
