@@ -38,13 +38,15 @@ def read_cifar_file(path: Path, levels: int | None) -> Dataset:
 
 
 def read_cifar(files: list[Path], levels: int | None, source: Path) -> Dataset:
-    records = np.concatenate([_records(path) for path in files])
-    labels = records[:, 0].astype(np.int64)
-    images, levels = fit_levels(
-        np.ascontiguousarray(records[:, 1:]).reshape(-1, *SHAPE),
-        str(source),
-        CIFAR_LEVELS if levels is None else levels,
-    )
+    batches = [_records(path) for path in files]
+    pixels = np.empty((sum(len(batch) for batch in batches), RECORD - 1), dtype=np.uint8)
+    labels = np.empty(len(pixels), dtype=np.int64)
+    start = 0
+    for batch in batches:  # one block copy per file straight into place
+        pixels[start : start + len(batch)] = batch[:, 1:]
+        labels[start : start + len(batch)] = batch[:, 0]
+        start += len(batch)
+    images, levels = fit_levels(pixels.reshape(-1, *SHAPE), str(source), CIFAR_LEVELS if levels is None else levels)
     return Dataset(
         name=source.name,
         images=images,

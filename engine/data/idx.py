@@ -94,12 +94,12 @@ def _read_bytes(path: Path) -> bytes:
 
 def _header(path: Path, raw: bytes, magic: int, ndim: int) -> tuple[int, ...]:
     size = 4 + 4 * ndim
-    if len(raw) < size:
-        raise DataError(f"{path}: truncated IDX file: {len(raw)} bytes, shorter than its {size}-byte header")
-    found = struct.unpack(">I", raw[:4])[0]
+    found = struct.unpack(">I", raw[:4])[0] if len(raw) >= 4 else magic
     if found != magic:
         hint = f" (that is an IDX {KINDS[found]} file)" if found in KINDS else ""
         raise DataError(f"{path}: wrong magic number {found}, expected {magic} for IDX {KINDS[magic]}{hint}")
+    if len(raw) < size:
+        raise DataError(f"{path}: truncated IDX file: {len(raw)} bytes, shorter than its {size}-byte header")
     return struct.unpack(f">{ndim}I", raw[4:size])
 
 

@@ -16,7 +16,7 @@ from .checks import fit_levels, one_line
 from .dataset import Dataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-MODES = {"L": 1, "RGB": 3}
+MODES = ("L", "RGB")
 IMAGE_LEVELS = 256
 
 

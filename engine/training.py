@@ -1,0 +1,200 @@
+"""Train a zoo family on a dataset: Adam on minibatches, early stopping on the validation split.
+
+The loop is generic: each family supplies ``training_loss(x, generator)`` in nats per dimension
+(-log P(x)/D for discrete models, the dequantized -log p(y)/D + ln L for continuous ones), so the
+validation loss divided by ln 2 is bits/dim on the engine's scale. A family may also supply
+``init_from_data(x, generator)`` (data-dependent initialization, called once before training), or a
+classmethod ``fit`` that replaces the loop altogether (the hybrid does).
+
+Deterministic for a seed on the CPU: weights are initialized under a forked global RNG seeded with
+``seed``, and shuffling and noise come from explicit generators.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data.dataset import Dataset
+from .device import resolve_device
+from .errors import DataError, ModelError
+from .models.zoo import FAMILIES, ZooModel, family_names
+from .progress import Progress, null_progress
+
+LN2 = math.log(2.0)
+VALIDATION_BATCH = 512
+
+# Config keys the generic loop takes out of the config before building the model.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "epochs": 200,  # at most; early stopping usually ends sooner
+    "patience": 15,  # epochs without a better validation loss before stopping
+    "batch_size": 64,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+}
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run did. ``history`` holds one dict per epoch (train and val bits/dim)."""
+
+    family: str
+    epochs: int | None  # epochs run (None when the family's own ``fit`` trained it)
+    best_epoch: int | None
+    best_val_bpd: float  # the family's training loss on the validation split, in bits/dim
+    seconds: float
+    seed: int
+    device: str
+    settings: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_model(
+    family: str,
+    train: Dataset,
+    val: Dataset,
+    *,
+    config: dict[str, Any] | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: Progress | None = None,
+) -> tuple[ZooModel, TrainReport]:
+    """A trained model of ``family`` (eval mode, best validation weights) and its report.
+
+    ``config`` overrides the family's ``default_config`` and may carry the loop's settings
+    (:data:`TRAINING_DEFAULTS`); ``epochs`` overrides the configured maximum.
+    """
+    progress = progress or null_progress()
+    if family not in family_names():
+        raise ModelError(f"unknown model family {family!r}; known: {', '.join(family_names())}")
+    cls = FAMILIES[family]
+    _check_data(train, val)
+    merged = {**cls.default_config(train.shape, train.levels), **(config or {})}
+    target = resolve_device(device)
+    started = time.perf_counter()
+    if hasattr(cls, "fit"):
+        model = cls.fit(train, val, config=merged, epochs=epochs, seed=seed, device=target, progress=progress)
+        report_epochs, best_epoch, history, settings = None, None, [], {}
+    else:
+        settings = {key: merged.pop(key, value) for key, value in TRAINING_DEFAULTS.items()}
+        if epochs is not None:
+            settings["epochs"] = int(epochs)
+        model, history = _fit(cls, train, val, merged, settings, seed, target, progress)
+        best = min(history, key=lambda row: row["val_bpd"])
+        report_epochs, best_epoch = len(history), int(best["epoch"])
+    seconds = time.perf_counter() - started
+    report = TrainReport(
+        family=family,
+        epochs=report_epochs,
+        best_epoch=best_epoch,
+        best_val_bpd=validation_bpd(model, val, seed),
+        seconds=seconds,
+        seed=seed,
+        device=str(target),
+        settings=settings,
+        history=history,
+    )
+    model.train_info = {  # travels with the model into its checkpoint
+        "data": train.name,
+        "data_checksum": train.checksum(),
+        "levels": train.levels,
+        **{key: value for key, value in report.to_dict().items() if key != "history"},
+    }
+    return model.eval(), report
+
+
+def validation_bpd(model: ZooModel, data: Dataset, seed: int = 0) -> float:
+    """The family's training loss over ``data`` in bits/dim, with the same noise on every call."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed + 1)
+    images = torch.as_tensor(data.images.astype(np.int64), device=device)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(images), VALIDATION_BATCH):
+            batch = images[start : start + VALIDATION_BATCH]
+            total += float(model.training_loss(batch, generator)) * len(batch)
+    model.train(was_training)
+    return total / len(images) / LN2
+
+
+def _fit(
+    cls: type[ZooModel],
+    train: Dataset,
+    val: Dataset,
+    config: dict[str, Any],
+    settings: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    progress: Progress,
+) -> tuple[ZooModel, list[dict[str, float]]]:
+    """The generic loop: returns the model at its best validation epoch and the per-epoch history."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = cls(**config)
+    model.to(device)
+    noise = torch.Generator(device=device)
+    noise.manual_seed(seed)
+    shuffle = torch.Generator()
+    shuffle.manual_seed(seed + 2)
+    images = torch.as_tensor(train.images.astype(np.int64), device=device)
+    if hasattr(model, "init_from_data"):
+        model.init_from_data(images, noise)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    batch_size = max(1, min(int(settings["batch_size"]), len(images)))
+    per_epoch = math.ceil(len(images) / batch_size)
+    total = settings["epochs"] * per_epoch
+    best_bpd, best_state, waited = math.inf, copy.deepcopy(model.state_dict()), 0
+    history: list[dict[str, float]] = []
+    progress.update(0, total, "train")
+    for epoch in range(settings["epochs"]):
+        model.train()
+        order = torch.randperm(len(images), generator=shuffle).to(device)
+        running = 0.0
+        for step in range(per_epoch):
+            progress.check()
+            batch = images[order[step * batch_size : (step + 1) * batch_size]]
+            loss = model.training_loss(batch, noise)
+            if not torch.isfinite(loss):
+                raise ModelError(
+                    f"{cls.family}: training loss became {float(loss)} in epoch {epoch + 1}; "
+                    "try a lower learning rate (--config '{\"lr\": ...}')"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += float(loss.detach()) * len(batch)
+            progress.update(epoch * per_epoch + step + 1, total, "train")
+        val_bpd = validation_bpd(model, val, seed)
+        history.append({"epoch": epoch + 1, "train_bpd": running / len(images) / LN2, "val_bpd": val_bpd})
+        if val_bpd < best_bpd:
+            best_bpd, best_state, waited = val_bpd, copy.deepcopy(model.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= settings["patience"]:
+                break
+    progress.update(total, total, "train")
+    model.load_state_dict(best_state)
+    return model, history
+
+
+def _check_data(train: Dataset, val: Dataset) -> None:
+    if len(train) == 0 or len(val) == 0:
+        raise DataError(f"training needs training and validation images (got {len(train)} and {len(val)})")
+    if train.shape != val.shape or train.levels != val.levels:
+        raise DataError(
+            f"{val.name}: images {val.shape} on {val.levels} levels differ from "
+            f"{train.name}: {train.shape} on {train.levels} levels"
+        )

@@ -1,0 +1,278 @@
+"""Likelihood against quality, per sample: bits/dim (x) against realism or nearest-real distance (y).
+
+The question GenLoupe exists for, answered per sample: do the samples the model finds likely
+look real? The Spearman rank correlation over the shown points is the plot's title.
+
+`PointsView`, the selectable scatter under this view, is shared with the manifold view: one
+ScatterPlotItem per set with shared pens and brushes (so 50k points stay fast), a second item
+as the selection overlay, click-nearest and rectangle selection, and linked selection pushed in
+from outside without being emitted again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from numpy.typing import ArrayLike
+from PySide6 import QtCore, QtGui, QtWidgets
+from scipy.stats import rankdata
+
+from . import theme
+
+CLICK_TOLERANCE_PX = 10.0
+_OVERLAY_GROW_PX = 6.0
+
+
+@dataclass
+class _Layer:
+    """One set of points, drawn by one ScatterPlotItem; ids None means not selectable."""
+
+    item: pg.ScatterPlotItem
+    xy: np.ndarray  # (N, 2) float64, finite
+    ids: np.ndarray | None  # (N,) int64
+    sizes: np.ndarray  # (N,) float64, pixels
+    rows: np.ndarray  # (N,) index of each drawn point in the arrays the caller gave
+
+
+class PointsView(QtWidgets.QWidget):
+    """A scatter of id'd points with click / rectangle selection and a selection overlay.
+
+    Left-click selects the nearest point within CLICK_TOLERANCE_PX (Ctrl toggles it, Shift adds
+    it; a click on empty space clears), left-drag selects the points in a rectangle (Shift adds),
+    Ctrl- or middle-drag pans, the wheel zooms. User selections emit `selectionChanged(ids)`;
+    `set_selection` / `clear_selection` from outside do not.
+    """
+
+    selectionChanged = QtCore.Signal(object)  # np.ndarray of int64 ids
+
+    def __init__(self, x_label: str, y_label: str, *, x_units: str | None = None, y_units: str | None = None,
+                 parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self._view_box = theme.DragSelectViewBox()
+        self.plot = theme.make_plot(x_label, y_label, x_units=x_units, y_units=y_units, view_box=self._view_box)
+        self._layers: list[_Layer] = []
+        self._selection = np.empty(0, dtype=np.int64)
+        self._overlay = pg.ScatterPlotItem(symbol="o", pen=pg.mkPen(theme.SELECTED, width=2), brush=None)
+        self._overlay.setZValue(20)
+        self.plot.addItem(self._overlay)
+        foreground = theme.plot_colours()[1]
+        self._rubber = QtWidgets.QGraphicsRectItem()
+        rubber_pen = pg.mkPen(foreground, width=1, style=QtCore.Qt.PenStyle.DashLine)
+        self._rubber.setPen(rubber_pen)
+        self._rubber.setBrush(pg.mkBrush(theme.with_alpha(theme.SELECTED, 30)))
+        self._rubber.setZValue(30)
+        self._rubber.hide()
+        self.plot.addItem(self._rubber, ignoreBounds=True)
+        self.status = theme.status_label()
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.status)
+
+        self._view_box.sigSelectClick.connect(self._on_click)
+        self._view_box.sigSelectDrag.connect(self._on_drag)
+        self._update_status()
+
+    # layers ----------------------------------------------------------------------------
+    def _clear_layers(self) -> None:
+        for layer in self._layers:
+            self.plot.removeItem(layer.item)
+        self._layers = []
+
+    def _add_layer(self, xy: ArrayLike, ids: ArrayLike | None, *, sizes: ArrayLike | float,
+                   brushes: QtGui.QBrush | np.ndarray, pens: QtGui.QPen | np.ndarray,
+                   symbol: str = "o", z: float = 0.0) -> _Layer:
+        """Draw one set of points; per-point brushes/pens must be arrays of a few shared objects.
+
+        Rows with a non-finite coordinate are not drawn (and cannot be selected).
+        """
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        n = len(xy)
+        keep = np.isfinite(xy).all(axis=1)
+        ids_arr = None if ids is None else np.asarray(ids, dtype=np.int64).ravel()
+        if ids_arr is not None and len(ids_arr) != n:
+            raise ValueError(f"{len(ids_arr)} ids for {n} points")
+        sizes_arr = np.broadcast_to(np.asarray(sizes, dtype=np.float64), (n,))[keep]
+        item = pg.ScatterPlotItem(symbol=symbol, pxMode=True)
+        item.setZValue(z)
+        item.setData(pos=xy[keep], size=sizes_arr,
+                     brush=brushes[keep] if isinstance(brushes, np.ndarray) else brushes,
+                     pen=pens[keep] if isinstance(pens, np.ndarray) else pens)
+        self.plot.addItem(item)
+        layer = _Layer(item, xy[keep], None if ids_arr is None else ids_arr[keep], sizes_arr, np.flatnonzero(keep))
+        self._layers.append(layer)
+        return layer
+
+    def _finish_layers(self, keep_view: bool) -> None:
+        """Redraw the selection over the new points and, unless keep_view, fit the view to them."""
+        self._draw_selection()
+        if not keep_view:
+            self.plot.autoRange()
+
+    def _selectable(self) -> list[_Layer]:
+        return [layer for layer in self._layers if layer.ids is not None]
+
+    def point_count(self) -> int:
+        """How many selectable points the view shows."""
+        return sum(len(layer.ids) for layer in self._selectable())
+
+    # lookups ---------------------------------------------------------------------------
+    def nearest_id(self, x: float, y: float, max_px: float = CLICK_TOLERANCE_PX) -> int | None:
+        """Id of the selectable point nearest to view position (x, y), within max_px screen pixels."""
+        px, py = self._view_box.viewPixelSize()
+        best_id, best = None, max_px ** 2
+        for layer in self._selectable():
+            if not len(layer.xy):
+                continue
+            d2 = ((layer.xy[:, 0] - x) / px) ** 2 + ((layer.xy[:, 1] - y) / py) ** 2
+            i = int(np.argmin(d2))
+            if d2[i] <= best:
+                best_id, best = int(layer.ids[i]), float(d2[i])
+        return best_id
+
+    def ids_in_rect(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        """Ids of the selectable points inside the rectangle spanned by two corners (view units)."""
+        (xa, xb), (ya, yb) = sorted((x0, x1)), sorted((y0, y1))
+        found = [layer.ids[(layer.xy[:, 0] >= xa) & (layer.xy[:, 0] <= xb)
+                           & (layer.xy[:, 1] >= ya) & (layer.xy[:, 1] <= yb)] for layer in self._selectable()]
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    # user selection --------------------------------------------------------------------
+    def _on_click(self, pos: QtCore.QPointF, modifiers, double: bool) -> None:
+        if double:
+            return
+        hit = self.nearest_id(pos.x(), pos.y())
+        ctrl = bool(modifiers & QtCore.Qt.KeyboardModifier.ControlModifier)
+        shift = bool(modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        if hit is None:
+            if not (ctrl or shift) and self._selection.size:
+                self._select_by_user(np.empty(0, dtype=np.int64))
+        elif ctrl:
+            self._select_by_user(np.setxor1d(self._selection, [hit]))
+        elif shift:
+            self._select_by_user(np.union1d(self._selection, [hit]))
+        else:
+            self._select_by_user(np.array([hit], dtype=np.int64))
+
+    def _on_drag(self, start: QtCore.QPointF, end: QtCore.QPointF, finished: bool, modifiers) -> None:
+        if not finished:
+            self._rubber.setRect(QtCore.QRectF(start, end).normalized())
+            self._rubber.show()
+            return
+        self._rubber.hide()
+        inside = self.ids_in_rect(start.x(), start.y(), end.x(), end.y())
+        if modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier:
+            inside = np.union1d(self._selection, inside)
+        self._select_by_user(inside)
+
+    def _select_by_user(self, ids: np.ndarray) -> None:
+        self._selection = np.unique(np.asarray(ids, dtype=np.int64))
+        self._draw_selection()
+        self.selectionChanged.emit(self._selection.copy())
+
+    # linked selection ------------------------------------------------------------------
+    def selection(self) -> np.ndarray:
+        """The selected ids (sorted, unique), including ids this view does not show."""
+        return self._selection.copy()
+
+    def set_selection(self, ids: ArrayLike) -> None:
+        """Show a selection held elsewhere (not emitted)."""
+        self._selection = np.unique(np.asarray(ids, dtype=np.int64).ravel())
+        self._draw_selection()
+
+    def clear_selection(self) -> None:
+        """Clear the selection (not emitted)."""
+        self.set_selection(np.empty(0, dtype=np.int64))
+
+    def _draw_selection(self) -> None:
+        xy, sizes = [], []
+        for layer in self._selectable():
+            chosen = np.isin(layer.ids, self._selection)
+            xy.append(layer.xy[chosen])
+            sizes.append(layer.sizes[chosen])
+        xy_all = np.concatenate(xy) if xy else np.empty((0, 2))
+        self._overlay.setData(pos=xy_all, size=(np.concatenate(sizes) if sizes else np.empty(0)) + _OVERLAY_GROW_PX)
+        self._selection_drawn(xy_all)
+        self._update_status()
+
+    def _selection_drawn(self, xy: np.ndarray) -> None:
+        """Hook for subclasses: the positions of the selected points just drawn."""
+
+    def _update_status(self) -> None:
+        shown = sum(int(np.isin(layer.ids, self._selection).sum()) for layer in self._selectable())
+        hint = "click a point or drag a rectangle (Shift adds, Ctrl-drag pans)"
+        self.status.setText(f"selected {shown:,} / {self.point_count():,} · {hint}")
+
+
+def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, int]:
+    """Spearman rank correlation over the pairs where both are finite, and that count.
+
+    NaN when fewer than 3 pairs remain or either side is constant.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    keep = np.isfinite(x) & np.isfinite(y)
+    n = int(keep.sum())
+    if n < 3:
+        return float("nan"), n
+    rx, ry = rankdata(x[keep]), rankdata(y[keep])
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return float("nan"), n
+    return float(np.corrcoef(rx, ry)[0, 1]), n
+
+
+class QualityScatter(PointsView):
+    """Per-sample bits/dim against realism (or nearest-real distance), with Spearman's rho."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, *, units: str = "bits/dim"):
+        super().__init__("likelihood", "realism", x_units=units, parent=parent)
+        self._units = units
+        self._quality_label = "realism"
+        self._brushes = (pg.mkBrush(theme.with_alpha(theme.GENERATED, 150)), pg.mkBrush(theme.FLAGGED))
+        self._pens = (pg.mkPen(None), pg.mkPen(theme.plot_colours()[1], width=1))
+        self._legend = theme.add_legend(self.plot)
+        self._keys = tuple(theme.legend_key(b, p) for b, p in zip(self._brushes, self._pens))
+        self.rho = float("nan")
+        self.n = 0
+
+    def set_data(self, bpd: ArrayLike, quality: ArrayLike, ids: ArrayLike | None = None, *,
+                 quality_label: str = "realism", quality_units: str | None = None,
+                 flagged: ArrayLike | None = None, name: str = "samples", size: float = 6.0,
+                 keep_view: bool = False) -> None:
+        """Show one point per sample; ids default to 0..n-1, flagged is a boolean mask.
+
+        keep_view keeps the user's zoom (e.g. when only the flags changed).
+        """
+        bpd = np.asarray(bpd, dtype=np.float64).ravel()
+        quality = np.asarray(quality, dtype=np.float64).ravel()
+        if bpd.shape != quality.shape:
+            raise ValueError(f"{bpd.size} bits/dim values for {quality.size} quality values")
+        ids = np.arange(bpd.size, dtype=np.int64) if ids is None else ids
+        flags = np.zeros(bpd.size, bool) if flagged is None else np.asarray(flagged, bool).ravel()
+        self._quality_label = quality_label
+        theme.set_axis_title(self.plot, "left", quality_label, quality_units)
+        self._clear_layers()
+        self._legend.clear()
+        self._add_layer(np.column_stack([bpd, quality]), ids, sizes=size,
+                        brushes=self._brush_array(flags), pens=self._pen_array(flags))
+        self._legend.addItem(self._keys[0], name)
+        if flags.any():
+            self._legend.addItem(self._keys[1], "flagged")
+        self.rho, self.n = spearman(bpd, quality)
+        theme.set_title(self.plot, self.correlation_text())
+        self._finish_layers(keep_view)
+
+    def _brush_array(self, flags: np.ndarray) -> np.ndarray:
+        return np.array(self._brushes, dtype=object)[flags.astype(np.intp)]
+
+    def _pen_array(self, flags: np.ndarray) -> np.ndarray:
+        return np.array(self._pens, dtype=object)[flags.astype(np.intp)]
+
+    def correlation_text(self) -> str:
+        """'Spearman ρ = … (n = …)' between bits/dim and the quality measure shown."""
+        rho = "n/a" if np.isnan(self.rho) else f"{self.rho:+.3f}"
+        return f"Spearman ρ({self._units}, {self._quality_label}) = {rho}   (n = {self.n:,})"
