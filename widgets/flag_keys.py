@@ -11,6 +11,8 @@ from html import escape
 
 from PySide6.QtCore import Qt
 
+from . import theme
+
 BAD, GOOD, MEMORIZED = "bad", "good", "memorized"
 CUSTOM = tuple(str(i) for i in range(1, 10))
 CLEAR = "*"
@@ -41,7 +43,7 @@ _BLOCKING_MODIFIERS = (
 )
 
 # label -> (letter on the chip, chip colour); custom labels share one colour, the digit tells them apart.
-_BADGES = {BAD: ("B", "#d62728"), MEMORIZED: ("M", "#8e44ad"), GOOD: ("G", "#2e9e44")}
+_BADGES = {BAD: ("B", theme.FLAGGED.name()), MEMORIZED: ("M", "#8e44ad"), GOOD: ("G", "#2e9e44")}
 _CUSTOM_COLOUR = "#2f6fb3"
 _OTHER_COLOUR = "#6c757d"
 _RANK = {label: i for i, label in enumerate((BAD, MEMORIZED, GOOD, *CUSTOM))}

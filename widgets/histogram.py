@@ -32,7 +32,7 @@ class HistogramView(QtWidgets.QWidget):
         super().__init__(parent)
         self._units = units
         self._view_box = theme.DragSelectViewBox()
-        self.plot = theme.make_plot("likelihood", "share of set", x_units=units, y_units="%",
+        self.plot = theme.make_plot(theme.NLL_LABEL, "share of set", x_units=units, y_units="%",
                                     view_box=self._view_box)
         self.plot.setMouseEnabled(y=False)
         self._legend = theme.add_legend(self.plot)
@@ -41,10 +41,10 @@ class HistogramView(QtWidgets.QWidget):
         self.region.setZValue(-5)
         self.region.hide()
         self.plot.addItem(self.region, ignoreBounds=True)
-        self._selected_curve = self.plot.plot(pen=pg.mkPen(theme.SELECTED, width=2.5), stepMode="center",
+        self.selected_curve = self.plot.plot(pen=pg.mkPen(theme.SELECTED, width=2.5), stepMode="center",
                                               fillLevel=0, brush=pg.mkBrush(theme.with_alpha(theme.SELECTED, 90)))
-        self._selected_curve.setZValue(10)
-        self._curves: list[pg.PlotDataItem] = []
+        self.selected_curve.setZValue(10)
+        self.curves: dict[str, pg.PlotDataItem] = {}  # one step curve per set with finite values
         self._values: dict[str, np.ndarray] = {}
         self._ids: dict[str, np.ndarray] = {}
         self._edges = np.empty(0)
@@ -65,7 +65,7 @@ class HistogramView(QtWidgets.QWidget):
 
     # data -------------------------------------------------------------------------------
     def set_sets(self, sets: Mapping[str, ArrayLike], *, ids: Mapping[str, ArrayLike] | None = None,
-                 convention: str = "", bins: int = 40,
+                 convention: str = "", bins: int | str = 30,
                  colours: Mapping[str, QtGui.QColor | str] | None = None) -> None:
         """Show the named sets of bits/dim on shared bin edges.
 
@@ -84,12 +84,12 @@ class HistogramView(QtWidgets.QWidget):
         finite = np.concatenate([v[np.isfinite(v)] for v in self._values.values()] or [np.empty(0)])
         self._edges = np.histogram_bin_edges(finite, bins=bins) if finite.size else np.empty(0)
 
-        for curve in self._curves:
+        for curve in self.curves.values():
             self.plot.removeItem(curve)
         self._legend.clear()
         palette = theme.series_colours(list(self._values))
         palette.update({k: QtGui.QColor(c) for k, c in (colours or {}).items()})
-        self._curves = []
+        self.curves = {}
         for name, v in self._values.items():
             n = int(np.isfinite(v).sum())
             if n == 0:
@@ -99,7 +99,7 @@ class HistogramView(QtWidgets.QWidget):
             curve = self.plot.plot(self._edges, heights, stepMode="center", fillLevel=0,
                                    pen=pg.mkPen(colour, width=2),
                                    brush=pg.mkBrush(theme.with_alpha(colour, _FILL_ALPHA)), name=name)
-            self._curves.append(curve)
+            self.curves[name] = curve
         theme.set_title(self.plot, convention)
         self._draw_selection()
         self.plot.autoRange()
@@ -189,12 +189,14 @@ class HistogramView(QtWidgets.QWidget):
             n = int(np.isfinite(v).sum())
             if n and heights.size:
                 heights += self._shares(v[np.isin(self._ids[name], self._selection)], n)
-        self._legend.removeItem(self._selected_curve)
-        if self._selection.size and heights.size:
-            self._selected_curve.setData(self._edges, heights)
-            self._legend.addItem(self._selected_curve, "selected")
+        self._legend.removeItem(self.selected_curve)
+        nonzero = np.flatnonzero(heights)
+        if self._selection.size and nonzero.size:  # drawn over the bins it occupies, not along the axis
+            lo, hi = nonzero[0], nonzero[-1] + 1
+            self.selected_curve.setData(self._edges[lo:hi + 1], heights[lo:hi])
+            self._legend.addItem(self.selected_curve, "selected")
         else:
-            self._selected_curve.setData([], [])
+            self.selected_curve.setData([], [])
         self._update_label()
 
     # text ------------------------------------------------------------------------------

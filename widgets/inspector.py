@@ -101,12 +101,14 @@ class Inspector(QWidget):
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["quantity", "value"])
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
-        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
 
         self.neighbours_caption = QLabel("nearest real neighbours")
         self.neighbours_row = QHBoxLayout()
@@ -122,9 +124,10 @@ class Inspector(QWidget):
         content.setContentsMargins(0, 0, 0, 0)
         content.addWidget(self.title_label)
         content.addLayout(images)
-        content.addWidget(self.table, 1)
+        content.addWidget(self.table)
         content.addWidget(self.neighbours_caption)
         content.addLayout(self.neighbours_row)
+        content.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.placeholder)
@@ -145,7 +148,10 @@ class Inspector(QWidget):
         bar_width = max(10, self.image_size // 14)
         gradient = colorize(np.linspace(1.0, 0.0, 256)[:, None], 0.0, 1.0)
         bar = QPixmap.fromImage(rgb_to_qimage(gradient)).scaled(
-            bar_width, self.image_size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+            bar_width,
+            self.image_size,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
         )
         self.bits_bar.setPixmap(bar)
         self.bits_bar.setFixedSize(bar_width, self.image_size)
@@ -204,6 +210,7 @@ class Inspector(QWidget):
             item = QTableWidgetItem(format_value(value))
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, 1, item)
+        self.table.setCurrentItem(None)
 
         self._set_bits(per_pixel_bits)
         self._set_neighbours(neighbours, neighbour_captions, levels)

@@ -20,11 +20,12 @@ class JobRow(QtWidgets.QFrame):
         super().__init__(parent)
         self.kind = kind
         self.state = RUNNING
-        self._started = time.monotonic()
+        self._started = 0.0
         self.title = QtWidgets.QLabel(title)
         bold = self.title.font()
         bold.setBold(True)
         self.title.setFont(bold)
+        self.title.setFixedWidth(110)  # progress bars of all rows line up
         self.progress = QtWidgets.QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(160)

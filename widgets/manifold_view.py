@@ -17,12 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import ArrayLike
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import theme
 from .quality_scatter import PointsView
 
-SIZES_PX = np.array([4.0, 6.0, 8.0, 10.0, 12.0])  # a few sizes keep pyqtgraph's symbol atlas small
+SIZES_PX = np.array([3.0, 4.5, 6.0, 8.0, 10.0])  # a few sizes keep pyqtgraph's symbol atlas small
 REAL_SIZE_PX = 6.0
 REALISM_MAX = 2.0  # realism 1 is the edge of the real manifold; 2 and above get the largest size
 
@@ -50,16 +50,19 @@ class ManifoldView(PointsView):
         self.plot.setAspectLocked(True)
         self._legend = theme.add_legend(self.plot)
         outline = theme.plot_colours()[0]
-        self._style = {}  # (role, inside) -> (brush, pen); shared by every point of that category
+        # (role, inside) -> (brush, pen), shared by every point of that category:
+        # filled when inside the other set's manifold, hollow (background fill, coloured ring) when not
+        self._style: dict[tuple[str, bool], tuple[QtGui.QBrush, QtGui.QPen]] = {}
         for role, colour in (("real", theme.REAL), ("generated", theme.GENERATED)):
-            self._style[role, True] = (pg.mkBrush(theme.with_alpha(colour, 170)), pg.mkPen(theme.with_alpha(outline, 120), width=0.5))
+            self._style[role, True] = (pg.mkBrush(theme.with_alpha(colour, 150)),
+                                       pg.mkPen(theme.with_alpha(outline, 120), width=0.5))
             self._style[role, False] = (pg.mkBrush(theme.with_alpha(outline, 200)), pg.mkPen(colour, width=1.5))
         self._circle = QtWidgets.QGraphicsEllipseItem()
         self._circle.setPen(pg.mkPen(theme.SELECTED, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
         self._circle.setZValue(25)
         self._circle.hide()
         self.plot.addItem(self._circle, ignoreBounds=True)
-        self._radii: list[np.ndarray | None] = []  # per layer: k-NN radius of each drawn point, projected units
+        self._sets: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}  # name -> (xy, k-NN radii or None)
         self.k = 3
         self.radius_shown = float("nan")
 
@@ -69,7 +72,7 @@ class ManifoldView(PointsView):
                  realism: ArrayLike | None = None,
                  real_radii: ArrayLike | None = None, generated_radii: ArrayLike | None = None,
                  k: int = 3, names: tuple[str, str] = ("held-out real", "samples"),
-                 axis_labels: tuple[str, str] = ("component 1", "component 2"),
+                 axis_labels: tuple[str, str] = ("component 1", "component 2"), title: str | None = None,
                  keep_view: bool = False) -> None:
         """Show both sets.
 
@@ -77,6 +80,8 @@ class ManifoldView(PointsView):
         given (then make ids unique across both sets). real_in / generated_in: inside the other
         set's manifold (None: unknown, drawn filled). realism sizes the generated points.
         radii: k-NN radius per point in projected units (None: in-plane approximation with k).
+        title (e.g. 'PCA of digits-cnn features, k = 3') defaults to naming k.
+        Real points are drawn over generated ones: they are usually the fewer.
         """
         real_xy = np.asarray(real_xy, dtype=np.float64).reshape(-1, 2)
         gen_xy = np.asarray(generated_xy, dtype=np.float64).reshape(-1, 2)
@@ -85,41 +90,35 @@ class ManifoldView(PointsView):
         self.k = k
         theme.set_axis_title(self.plot, "bottom", axis_labels[0])
         theme.set_axis_title(self.plot, "left", axis_labels[1])
+        theme.set_title(self.plot, title if title is not None else f"k-NN manifolds, k = {k}")
         self._clear_layers()
         self._legend.clear()
-        self._radii = []
-        for role, xy, ids, inside, sizes, radii, z, name in (
-                ("real", real_xy, real_ids, real_in, REAL_SIZE_PX, real_radii, 0.0, names[0]),
-                ("generated", gen_xy, gen_ids, generated_in, gen_sizes, generated_radii, 1.0, names[1])):
+        self._sets = {}
+        for role, xy, ids, inside, sizes, radii, z, name, other in (
+                ("real", real_xy, real_ids, real_in, REAL_SIZE_PX, real_radii, 1.0, names[0], names[1]),
+                ("generated", gen_xy, gen_ids, generated_in, gen_sizes, generated_radii, 0.0, names[1], names[0])):
+            known = inside is not None
             inside = np.ones(len(xy), bool) if inside is None else np.asarray(inside, bool).ravel()
             if len(inside) != len(xy):
                 raise ValueError(f"{name}: {len(inside)} membership flags for {len(xy)} points")
-            brushes, pens = self._category_arrays(role, inside)
-            layer = self._add_layer(xy, ids, sizes=sizes, brushes=brushes, pens=pens, z=z)
-            self._radii.append(None if radii is None else np.asarray(radii, dtype=np.float64).ravel()[layer.rows])
-            self._add_legend_entries(role, name, inside, known=(real_in if role == "real" else generated_in) is not None)
+            styles = (self._style[role, True], self._style[role, False])
+            self._add_points(name, xy, ids, sizes=sizes, styles=styles, category=~inside, z=z)
+            self._sets[name] = (xy, None if radii is None else np.asarray(radii, dtype=np.float64).ravel())
+            self._add_legend_entries(styles, name, other, inside, known)
         self._finish_layers(keep_view)
 
-    def _category_arrays(self, role: str, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-point arrays holding one of two shared brushes and pens."""
-        brushes = np.empty(len(inside), dtype=object)
-        pens = np.empty(len(inside), dtype=object)
-        for flag in (True, False):
-            brush, pen = self._style[role, flag]
-            brushes[inside == flag] = brush
-            pens[inside == flag] = pen
-        return brushes, pens
-
-    def _add_legend_entries(self, role: str, name: str, inside: np.ndarray, known: bool) -> None:
-        other = "samples'" if role == "real" else "real"
-        if not known:
-            self._legend.addItem(theme.legend_key(*self._style[role, True]), name)
+    def _add_legend_entries(self, styles: tuple[tuple[QtGui.QBrush, QtGui.QPen], ...], name: str, other: str,
+                            inside: np.ndarray, known: bool) -> None:
+        """One entry per category shown, with its count; one plain entry when membership is unknown."""
+        if not len(inside):
             return
-        for flag, where in ((True, "inside"), (False, "outside")):
-            count = int((inside == flag).sum())
+        if not known:
+            self._legend.addItem(theme.legend_key(*styles[0]), name)
+            return
+        for style, count, where in ((styles[0], int(inside.sum()), "in"),
+                                    (styles[1], int((~inside).sum()), "outside")):
             if count:
-                label = f"{name}, {where} {other} manifold ({count:,})"
-                self._legend.addItem(theme.legend_key(*self._style[role, flag]), label)
+                self._legend.addItem(theme.legend_key(*style), f"{name}: {where} {other} manifold ({count:,})")
 
     def _selection_drawn(self, xy: np.ndarray) -> None:
         """Draw the k-NN radius circle around the one selected point, if exactly one is shown."""
@@ -127,13 +126,14 @@ class ManifoldView(PointsView):
         self._circle.hide()
         if len(xy) != 1:
             return
-        for layer, radii in zip(self._layers, self._radii):
-            where = np.empty(0, np.intp) if layer.ids is None else np.flatnonzero(np.isin(layer.ids, self._selection))
+        for layer in self._selectable():
+            where = np.flatnonzero(np.isin(layer.ids, self._selection))
             if where.size:
-                i = int(where[0])
-                radius = float(radii[i]) if radii is not None else knn_radius_2d(layer.xy, i, self.k)
+                row = int(layer.rows[where[0]])
+                set_xy, radii = self._sets[layer.group]
+                radius = float(radii[row]) if radii is not None else knn_radius_2d(set_xy, row, self.k)
                 if np.isfinite(radius) and radius > 0:
-                    x, y = layer.xy[i]
+                    x, y = set_xy[row]
                     self._circle.setRect(QtCore.QRectF(x - radius, y - radius, 2 * radius, 2 * radius))
                     self._circle.show()
                     self.radius_shown = radius

@@ -49,7 +49,7 @@ class MetricsPanel(QtWidgets.QTableWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setHorizontalHeaderLabels([c if c == "n" else c.capitalize() for c in COLUMNS])
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.setAlternatingRowColors(True)

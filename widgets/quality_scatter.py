@@ -4,13 +4,14 @@ The question GenLoupe exists for, answered per sample: do the samples the model 
 look real? The Spearman rank correlation over the shown points is the plot's title.
 
 `PointsView`, the selectable scatter under this view, is shared with the manifold view: one
-ScatterPlotItem per set with shared pens and brushes (so 50k points stay fast), a second item
-as the selection overlay, click-nearest and rectangle selection, and linked selection pushed in
-from outside without being emitted again.
+ScatterPlotItem per category of a set (each with one shared pen and brush, so 50k points stay
+fast), one more item as the selection overlay, click-nearest and rectangle selection, and linked
+selection pushed in from outside without being emitted again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,18 +23,26 @@ from scipy.stats import rankdata
 from . import theme
 
 CLICK_TOLERANCE_PX = 10.0
-_OVERLAY_GROW_PX = 6.0
+_OVERLAY_GROW_PX = 4.0
+
+
+class _PassiveScatter(pg.ScatterPlotItem):
+    """A ScatterPlotItem that leaves clicks to the view box (which picks the nearest point itself)."""
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (Qt naming)
+        ev.ignore()
 
 
 @dataclass
 class _Layer:
-    """One set of points, drawn by one ScatterPlotItem; ids None means not selectable."""
+    """The points of one category of one set, drawn by one ScatterPlotItem with one brush and pen."""
 
-    item: pg.ScatterPlotItem
+    group: str  # the set's name
+    item: _PassiveScatter
     xy: np.ndarray  # (N, 2) float64, finite
-    ids: np.ndarray | None  # (N,) int64
+    ids: np.ndarray | None  # (N,) int64; None: not selectable
     sizes: np.ndarray  # (N,) float64, pixels
-    rows: np.ndarray  # (N,) index of each drawn point in the arrays the caller gave
+    rows: np.ndarray  # (N,) index of each drawn point in the set's arrays
 
 
 class PointsView(QtWidgets.QWidget):
@@ -54,7 +63,7 @@ class PointsView(QtWidgets.QWidget):
         self.plot = theme.make_plot(x_label, y_label, x_units=x_units, y_units=y_units, view_box=self._view_box)
         self._layers: list[_Layer] = []
         self._selection = np.empty(0, dtype=np.int64)
-        self._overlay = pg.ScatterPlotItem(symbol="o", pen=pg.mkPen(theme.SELECTED, width=2), brush=None)
+        self._overlay = _PassiveScatter(symbol="o", pen=pg.mkPen(theme.SELECTED, width=1.5), brush=None)
         self._overlay.setZValue(20)
         self.plot.addItem(self._overlay)
         foreground = theme.plot_colours()[1]
@@ -83,29 +92,35 @@ class PointsView(QtWidgets.QWidget):
             self.plot.removeItem(layer.item)
         self._layers = []
 
-    def _add_layer(self, xy: ArrayLike, ids: ArrayLike | None, *, sizes: ArrayLike | float,
-                   brushes: QtGui.QBrush | np.ndarray, pens: QtGui.QPen | np.ndarray,
-                   symbol: str = "o", z: float = 0.0) -> _Layer:
-        """Draw one set of points; per-point brushes/pens must be arrays of a few shared objects.
+    def _add_points(self, group: str, xy: ArrayLike, ids: ArrayLike | None, *, sizes: ArrayLike | float,
+                    styles: Sequence[tuple[QtGui.QBrush, QtGui.QPen]], category: ArrayLike | None = None,
+                    z: float = 0.0) -> None:
+        """Draw one set: one ScatterPlotItem per category, styles[c] its shared brush and pen.
 
-        Rows with a non-finite coordinate are not drawn (and cannot be selected).
+        Uniform items are what keeps 50k points fast: pyqtgraph styles per point in Python.
+        Later categories are drawn above earlier ones. Rows with a non-finite coordinate are
+        not drawn (and cannot be selected).
         """
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         n = len(xy)
-        keep = np.isfinite(xy).all(axis=1)
         ids_arr = None if ids is None else np.asarray(ids, dtype=np.int64).ravel()
         if ids_arr is not None and len(ids_arr) != n:
-            raise ValueError(f"{len(ids_arr)} ids for {n} points")
-        sizes_arr = np.broadcast_to(np.asarray(sizes, dtype=np.float64), (n,))[keep]
-        item = pg.ScatterPlotItem(symbol=symbol, pxMode=True)
-        item.setZValue(z)
-        item.setData(pos=xy[keep], size=sizes_arr,
-                     brush=brushes[keep] if isinstance(brushes, np.ndarray) else brushes,
-                     pen=pens[keep] if isinstance(pens, np.ndarray) else pens)
-        self.plot.addItem(item)
-        layer = _Layer(item, xy[keep], None if ids_arr is None else ids_arr[keep], sizes_arr, np.flatnonzero(keep))
-        self._layers.append(layer)
-        return layer
+            raise ValueError(f"{group}: {len(ids_arr)} ids for {n} points")
+        cat = np.zeros(n, np.intp) if category is None else np.asarray(category, np.intp).ravel()
+        if len(cat) != n:
+            raise ValueError(f"{group}: {len(cat)} categories for {n} points")
+        sizes_arr = np.broadcast_to(np.asarray(sizes, dtype=np.float64), (n,))
+        finite = np.isfinite(xy).all(axis=1)
+        for c, (brush, pen) in enumerate(styles):
+            rows = np.flatnonzero(finite & (cat == c))
+            if not rows.size:
+                continue
+            item = _PassiveScatter(symbol="o", pxMode=True, brush=brush, pen=pen)
+            item.setZValue(z + 0.1 * c)
+            item.setData(pos=xy[rows], size=sizes_arr[rows])
+            self.plot.addItem(item)
+            self._layers.append(_Layer(group, item, xy[rows], None if ids_arr is None else ids_arr[rows],
+                                       sizes_arr[rows], rows))
 
     def _finish_layers(self, keep_view: bool) -> None:
         """Redraw the selection over the new points and, unless keep_view, fit the view to them."""
@@ -229,13 +244,13 @@ class QualityScatter(PointsView):
     """Per-sample bits/dim against realism (or nearest-real distance), with Spearman's rho."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, units: str = "bits/dim"):
-        super().__init__("likelihood", "realism", x_units=units, parent=parent)
+        super().__init__(theme.NLL_LABEL, "realism", x_units=units, parent=parent)
         self._units = units
         self._quality_label = "realism"
-        self._brushes = (pg.mkBrush(theme.with_alpha(theme.GENERATED, 150)), pg.mkBrush(theme.FLAGGED))
-        self._pens = (pg.mkPen(None), pg.mkPen(theme.plot_colours()[1], width=1))
+        self._styles = ((pg.mkBrush(theme.with_alpha(theme.GENERATED, 150)), pg.mkPen(None)),  # plain, flagged
+                        (pg.mkBrush(theme.FLAGGED), pg.mkPen(theme.plot_colours()[1], width=1)))
         self._legend = theme.add_legend(self.plot)
-        self._keys = tuple(theme.legend_key(b, p) for b, p in zip(self._brushes, self._pens))
+        self._keys = tuple(theme.legend_key(*style) for style in self._styles)
         self.rho = float("nan")
         self.n = 0
 
@@ -257,8 +272,8 @@ class QualityScatter(PointsView):
         theme.set_axis_title(self.plot, "left", quality_label, quality_units)
         self._clear_layers()
         self._legend.clear()
-        self._add_layer(np.column_stack([bpd, quality]), ids, sizes=size,
-                        brushes=self._brush_array(flags), pens=self._pen_array(flags))
+        self._add_points(name, np.column_stack([bpd, quality]), ids, sizes=size, styles=self._styles,
+                         category=flags)
         self._legend.addItem(self._keys[0], name)
         if flags.any():
             self._legend.addItem(self._keys[1], "flagged")
@@ -266,13 +281,7 @@ class QualityScatter(PointsView):
         theme.set_title(self.plot, self.correlation_text())
         self._finish_layers(keep_view)
 
-    def _brush_array(self, flags: np.ndarray) -> np.ndarray:
-        return np.array(self._brushes, dtype=object)[flags.astype(np.intp)]
-
-    def _pen_array(self, flags: np.ndarray) -> np.ndarray:
-        return np.array(self._pens, dtype=object)[flags.astype(np.intp)]
-
     def correlation_text(self) -> str:
         """'Spearman ρ = … (n = …)' between bits/dim and the quality measure shown."""
-        rho = "n/a" if np.isnan(self.rho) else f"{self.rho:+.3f}"
+        rho = "n/a" if np.isnan(self.rho) else f"{self.rho:+.3f}".replace("-", "−")
         return f"Spearman ρ({self._units}, {self._quality_label}) = {rho}   (n = {self.n:,})"

@@ -23,9 +23,10 @@ from PySide6.QtCore import (
     QRectF,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QCursor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -42,18 +43,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import flag_keys
+from . import flag_keys, theme
 from .inspector import format_value
 from .thumbnails import ThumbnailSource
 
 Labels = frozenset[str]
+# Flags in: one iterable of labels per sample, or an int bit array whose bit k means names[k].
+FlagInput = Sequence[Iterable[str]] | np.ndarray | None
 _NO_FLAGS: Labels = frozenset()
 ID_COLUMN = "id"  # sort key: the dataset row id
 
 
-def label_sets(flags: Sequence[Iterable[str]] | np.ndarray | None, n: int, names: Sequence[str] | None = None) -> list[Labels]:
-    """Flags as one frozenset of labels per row, from label iterables or from an int bit array
-    whose bit k means names[k]."""
+def label_sets(flags: FlagInput, n: int, names: Sequence[str] | None = None) -> list[Labels]:
+    """Flags as one frozenset of labels per sample."""
     if flags is None:
         return [_NO_FLAGS] * n
     if isinstance(flags, np.ndarray) and flags.dtype.kind in "iu":
@@ -101,7 +103,7 @@ class SampleListModel(QAbstractListModel):
         images: np.ndarray,
         levels: int,
         columns: Mapping[str, np.ndarray] | None = None,
-        flags: Sequence[Iterable[str]] | np.ndarray | None = None,
+        flags: FlagInput = None,
         flag_names: Sequence[str] | None = None,
     ) -> None:
         """New images (N,C,H,W) on `levels` levels, all of them visible."""
@@ -143,12 +145,12 @@ class SampleListModel(QAbstractListModel):
     def flags_of(self, sample_id: int) -> Labels:
         return self._flags[sample_id]
 
-    def set_flags(self, flags: Sequence[Iterable[str]] | np.ndarray | None, names: Sequence[str] | None = None) -> None:
+    def set_flags(self, flags: FlagInput, names: Sequence[str] | None = None) -> None:
         self._flags = label_sets(flags, self.n, names)
         if self.rowCount():
             self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), [self.FlagsRole])
 
-    def update_flags(self, ids: np.ndarray, flags: Sequence[Iterable[str]] | np.ndarray, names: Sequence[str] | None = None) -> None:
+    def update_flags(self, ids: np.ndarray, flags: FlagInput, names: Sequence[str] | None = None) -> None:
         """New label sets for some ids (aligned with ids); repaints the visible ones."""
         ids = self.checked_ids(ids)
         for sample_id, labels in zip(ids.tolist(), label_sets(flags, len(ids), names), strict=True):
@@ -241,7 +243,8 @@ class SampleListModel(QAbstractListModel):
         labels = flag_keys.badge_order(self._flags[sample_id])
         head = f"<b>#{sample_id}</b>" + (f" &nbsp;flags: {escape(', '.join(labels))}" if labels else "")
         rows = "".join(
-            f"<tr><td>{escape(name)}</td><td align='right'>&nbsp;{escape(format_value(values[sample_id]))}</td></tr>"
+            f"<tr><td>{escape(name)}</td>"
+            f"<td align='right'>&nbsp;{escape(format_value(values[sample_id]))}</td></tr>"
             for name, values in self._columns.items()
         )
         return f"{head}<table>{rows}</table>"
@@ -250,7 +253,7 @@ class SampleListModel(QAbstractListModel):
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints a tile: the thumbnail, a selection/hover frame, and one coloured chip per flag."""
 
-    PADDING = 3
+    PADDING = 4
 
     def tile_size(self, thumbnail_size: int) -> QSize:
         side = thumbnail_size + 2 * self.PADDING
@@ -268,14 +271,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if selected or hovered:
-            colour = palette.color(QPalette.ColorRole.Highlight)
-            if not selected:
-                colour.setAlpha(90)
+            # The selection has one colour in every view; hover is the palette's, faint.
+            colour = theme.SELECTED if selected else theme.with_alpha(palette.color(QPalette.ColorRole.Highlight), 90)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             painter.drawRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
 
-        pixmap = model.pixmap(index.row(), painter.device().devicePixelRatioF())
+        # The view's ratio, not painter.device()'s: shiboken may wrap that pointer anew each paint.
+        dpr = option.widget.devicePixelRatioF() if option.widget is not None else 1.0
+        pixmap = model.pixmap(index.row(), dpr)
         size = pixmap.deviceIndependentSize().toSize()
         image_rect = QRect(QPoint(0, 0), size)
         image_rect.moveCenter(rect.center())
@@ -294,20 +298,30 @@ class ThumbnailDelegate(QStyledItemDelegate):
         font.setBold(True)
         painter.setFont(font)
         metrics = QFontMetrics(font)
+
+        def width(letter: str) -> int:
+            return max(height, metrics.horizontalAdvance(letter) + 6)
+
+        chips = [flag_keys.badge(label) for label in labels]
+        room = image_rect.width() - 4
+        # Drop chips from the end until the rest, plus a "+k" chip for the dropped ones, fit.
+        def needed(shown: int) -> int:
+            more = width(f"+{len(chips) - shown}") if shown < len(chips) else 0
+            return sum(width(c[0]) + 2 for c in chips[:shown]) + more
+
+        shown = len(chips)
+        while shown and needed(shown) > room:
+            shown -= 1
+        if shown < len(chips):
+            chips = [*chips[:shown], (f"+{len(chips) - shown}", "#444444", False)]
         x, y = image_rect.left() + 2, image_rect.top() + 2
-        right = image_rect.right() - 1
-        for i, label in enumerate(labels):
-            letter, colour, suggested = flag_keys.badge(label)
-            width = max(height, metrics.horizontalAdvance(letter) + 6)
-            if x + width > right and i < len(labels) - 1:
-                letter, colour, suggested = f"+{len(labels) - i}", "#444444", False
-                width = max(height, metrics.horizontalAdvance(letter) + 6)
-            chip = QRectF(x, y, width, height)
+        for letter, colour, suggested in chips:
+            chip = QRectF(x, y, width(letter), height)
             fill = QColor(colour)
             if suggested:
                 painter.setBrush(QColor(20, 20, 20, 210))
-                pen = QPen(fill, 1.6, Qt.PenStyle.DashLine)
-                text = fill.lighter(130)
+                pen = QPen(fill.lighter(150), 1.5, Qt.PenStyle.DashLine)
+                text = fill.lighter(175)
             else:
                 painter.setBrush(fill)
                 pen = QPen(QColor(0, 0, 0, 150), 1.0)
@@ -316,9 +330,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(chip.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
             painter.setPen(text)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, letter)
-            x += width + 2
-            if letter.startswith("+"):
-                break
+            x += chip.width() + 2
 
 
 class _GridView(QListView):
@@ -327,6 +339,7 @@ class _GridView(QListView):
     def __init__(self, grid: SampleGrid) -> None:
         super().__init__(grid)
         self._grid = grid
+        self.mouse_pos: QPoint | None = None  # in viewport coordinates, None when outside
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -352,12 +365,20 @@ class _GridView(QListView):
         """Typing letters flags samples; it never jumps by text."""
 
     def mouseMoveEvent(self, event) -> None:  # noqa: ANN001 (QMouseEvent)
-        self._grid.hover_at(event.position().toPoint())
+        self.mouse_pos = event.position().toPoint()
         super().mouseMoveEvent(event)
 
     def leaveEvent(self, event) -> None:  # noqa: ANN001 (QEvent)
-        self._grid.hover_at(None)
+        self.mouse_pos = None
         super().leaveEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001 (QMouseEvent)
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            self._grid.inspectRequested.emit(self._grid.model.id_at(index.row()))
+            event.accept()
+        else:
+            super().mouseDoubleClickEvent(event)
 
     def wheelEvent(self, event) -> None:  # noqa: ANN001 (QWheelEvent)
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -391,7 +412,11 @@ class SampleGrid(QWidget):
         self.view.setModel(self.model)
         self._selection = np.empty(0, dtype=np.int64)  # wanted selection, hidden ids included
         self._syncing = False
-        self._hovered: int | None = None
+        # select_ids() may target a tile the batched layout has not placed yet: retry until it has.
+        self._scroll_target: QPersistentModelIndex | None = None
+        self._scroll_timer = QTimer(self)
+        self._scroll_timer.setInterval(15)
+        self._scroll_timer.timeout.connect(self._retry_scroll)
 
         self.sort_combo = QComboBox()
         self.sort_combo.setToolTip("Order of the tiles")
@@ -427,7 +452,6 @@ class SampleGrid(QWidget):
         self.model.modelAboutToBeReset.connect(self._before_reset)
         self.model.modelReset.connect(self._after_reset)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
-        self.view.doubleClicked.connect(lambda index: self.inspectRequested.emit(self.model.id_at(index.row())))
         self.sort_combo.activated.connect(self._on_sort_ui)
         self.descending_button.toggled.connect(self._on_sort_ui)
         self.size_slider.valueChanged.connect(self.set_thumbnail_size)
@@ -442,7 +466,7 @@ class SampleGrid(QWidget):
         images: np.ndarray,
         levels: int,
         columns: Mapping[str, np.ndarray] | None = None,
-        flags: Sequence[Iterable[str]] | np.ndarray | None = None,
+        flags: FlagInput = None,
         flag_names: Sequence[str] | None = None,
     ) -> None:
         """Images (N,C,H,W) uint8/uint16 levels, per-sample columns name -> (N,), flags per sample
@@ -455,10 +479,10 @@ class SampleGrid(QWidget):
         self.model.set_column(name, values)
         self._sync_sort_ui()
 
-    def set_flags(self, flags: Sequence[Iterable[str]] | np.ndarray | None, names: Sequence[str] | None = None) -> None:
+    def set_flags(self, flags: FlagInput, names: Sequence[str] | None = None) -> None:
         self.model.set_flags(flags, names)
 
-    def update_flags(self, ids: np.ndarray, flags: Sequence[Iterable[str]] | np.ndarray, names: Sequence[str] | None = None) -> None:
+    def update_flags(self, ids: np.ndarray, flags: FlagInput, names: Sequence[str] | None = None) -> None:
         self.model.update_flags(ids, flags, names)
 
     def set_visible(self, ids: Iterable[int] | np.ndarray) -> None:
@@ -509,7 +533,8 @@ class SampleGrid(QWidget):
                 first = self.model.index(int(rows[0]))
                 self.view.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
                 if scroll:
-                    self.view.scrollTo(first)
+                    self._scroll_target = QPersistentModelIndex(first)
+                    self._retry_scroll()
         finally:
             self._syncing = False
 
@@ -525,25 +550,36 @@ class SampleGrid(QWidget):
     def _after_reset(self) -> None:
         self._syncing = False
         self._apply_selection(scroll=False)
-        cursor = self.view.viewport().mapFromGlobal(QCursor.pos())
-        self.hover_at(cursor if self.view.viewport().rect().contains(cursor) else None)
         self._update_count()
 
     # -- hover, keys, inspect ------------------------------------------------------------------
-    def hovered_id(self) -> int | None:
-        """The id of the tile under the mouse, if any."""
-        return self._hovered
+    def _retry_scroll(self) -> None:
+        target = self._scroll_target
+        if target is None or not target.isValid() or not self.view.isVisible():
+            self._scroll_target = None
+            self._scroll_timer.stop()
+            return
+        index = self.model.index(target.row())
+        if self.view.visualRect(index).isValid():
+            self.view.scrollTo(index)
+            self._scroll_target = None
+            self._scroll_timer.stop()
+        elif not self._scroll_timer.isActive():
+            self._scroll_timer.start()
 
-    def hover_at(self, pos: QPoint | None) -> None:
+    def hovered_id(self) -> int | None:
+        """The id of the tile under the mouse now, if any."""
+        pos = self.view.mouse_pos
         index = self.view.indexAt(pos) if pos is not None else QModelIndex()
-        self._hovered = self.model.id_at(index.row()) if index.isValid() else None
+        return self.model.id_at(index.row()) if index.isValid() else None
 
     def target_ids(self) -> np.ndarray:
         """What a flag key acts on: the selection, else the hovered tile, else nothing."""
         selected = self.selected_ids()
-        if selected.size or self._hovered is None:
+        hovered = self.hovered_id()
+        if selected.size or hovered is None:
             return selected
-        return np.array([self._hovered], dtype=np.int64)
+        return np.array([hovered], dtype=np.int64)
 
     def handle_key(self, key: int, modifiers: Qt.KeyboardModifier) -> bool:
         """Flag, inspect and help keys; False for keys the view should handle itself."""
@@ -567,8 +603,9 @@ class SampleGrid(QWidget):
         current = self.view.currentIndex()
         if current.isValid() and self.view.selectionModel().isSelected(current):
             return self.model.id_at(current.row())
-        if self._hovered is not None:
-            return self._hovered
+        hovered = self.hovered_id()
+        if hovered is not None:
+            return hovered
         selected = self.selected_ids()
         return int(selected[0]) if selected.size else None
 

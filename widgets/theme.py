@@ -3,7 +3,9 @@
 Every view takes its colours from here so that "real", "generated", "selected" and "flagged"
 mean the same thing in the histogram, the manifold and the quality scatter. The palette is
 colour-blind safe (Okabe-Ito). Plots read their background and text colour from the
-application palette, so a dark Qt theme gives dark plots.
+application palette, so a dark Qt theme gives dark plots. `make_plot` builds every plot the same
+way (fonts, axis titles with units, grid), optionally on a `DragSelectViewBox`, whose left
+button selects rather than pans.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ FLAGGED = QtGui.QColor("#D00000")  # red: flagged by hand as bad
 EXTRA = (QtGui.QColor("#009E73"), QtGui.QColor("#56B4E9"), QtGui.QColor("#8E44AD"), QtGui.QColor("#7F7F7F"))
 
 FONT_POINT_SIZE = 10
+NLL_LABEL = "negative log-likelihood"  # the x axis of every bits/dim plot
 
 
 def series_colours(names: list[str]) -> dict[str, QtGui.QColor]:
@@ -111,10 +114,14 @@ def set_title(plot: pg.PlotWidget, text: str | None) -> None:
 def add_legend(plot: pg.PlotWidget) -> pg.LegendItem:
     """A legend in the plot's top-right corner, on a translucent palette-coloured box."""
     background, foreground = plot_colours()
-    legend = plot.addLegend(offset=(-10, 10), labelTextColor=foreground,
-                            labelTextSize=f"{FONT_POINT_SIZE - 1}pt",
-                            brush=pg.mkBrush(with_alpha(background, 210)), pen=pg.mkPen(with_alpha(foreground, 60)))
-    return legend
+    return plot.addLegend(offset=(-10, 10), labelTextColor=foreground, labelTextSize=f"{FONT_POINT_SIZE - 1}pt",
+                          brush=pg.mkBrush(with_alpha(background, 210)), pen=pg.mkPen(with_alpha(foreground, 60)))
+
+
+def viewport_point(plot: pg.PlotWidget, x: float, y: float) -> QtCore.QPoint:
+    """The viewport pixel where view position (x, y) is drawn (to place popups, or drive a plot in tests)."""
+    scene_pos = plot.getPlotItem().getViewBox().mapViewToScene(QtCore.QPointF(x, y))
+    return plot.mapFromScene(scene_pos)
 
 
 def legend_key(brush: QtGui.QBrush, pen: QtGui.QPen, symbol: str = "o", size: float = 9) -> pg.ScatterPlotItem:

@@ -64,7 +64,8 @@ def fit_scaled(image: QImage, size: int) -> QImage:
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation,
         )
-    mode = Qt.TransformationMode.FastTransformation if longest < size else Qt.TransformationMode.SmoothTransformation
+    smooth = longest > size
+    mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
     return image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
 
 

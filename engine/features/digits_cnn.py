@@ -17,6 +17,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .extractor import FeatureExtractor, file_sha256, require_shape
+from .layers import Linear64
 
 NAME = "digits-cnn"
 IMAGE_SHAPE = (1, 8, 8)
@@ -27,7 +28,7 @@ PREPROCESSING = "display values x/(L-1) in [0,1], shape (1,8,8), no resize"
 
 
 class DigitsCNN(nn.Module):
-    """Three 3x3 convolutions and two dense layers; input (N, 1, 8, 8) in [0, 1]."""
+    """Three 3x3 convolutions and three dense layers (float64 sums); input (N, 1, 8, 8) in [0, 1]."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,13 +42,13 @@ class DigitsCNN(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),  # 2x2
             nn.Flatten(),
-            nn.Linear(64 * 2 * 2, 128),
+            Linear64(64 * 2 * 2, 128),
             nn.ReLU(),
             nn.Dropout(0.25),
-            nn.Linear(128, FEATURE_DIM),
+            Linear64(128, FEATURE_DIM),
             nn.ReLU(),
         )
-        self.head = nn.Linear(FEATURE_DIM, CLASSES)
+        self.head = Linear64(FEATURE_DIM, CLASSES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.body(x)

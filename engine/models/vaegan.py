@@ -14,7 +14,7 @@ step with non-saturating GAN steps and ties the generator gently to the decoder 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ from ..data.dataset import Dataset
 from ..errors import ModelError
 from ..progress import Progress
 from .base import ModelInfo
+from .vaegan_train import fit_vaegan
 from .zoo import ZooModel, register
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -140,8 +141,7 @@ class VAEGAN(ZooModel):
         device: str | torch.device,
         progress: Progress | None,
     ) -> "VAEGAN":
-        from .vaegan_train import fit_vaegan
-
+        """Train on ``train`` with early stopping on ``val`` (see :mod:`.vaegan_train`)."""
         return fit_vaegan(cls, train, val, config=config, epochs=epochs, seed=seed, device=device, progress=progress)
 
     # --- the protocol (default head = VAE) -------------------------------------------------
@@ -226,8 +226,8 @@ class VAEGAN(ZooModel):
         """IWAE-K lower bound on log P(x) per image: log mean_k w_k over K draws from q(z|x).
 
         K=1 is the one-draw ELBO estimate; the bound rises with K towards log P(x). Draws come in
-        chunks (``chunk`` or :meth:`draws_per_chunk`) combined by a running logsumexp, so memory
-        does not grow with K (K=5000 is the usual reported NLL). Evaluation only (no gradients).
+        chunks of ``chunk`` (default :meth:`draws_per_chunk`), so memory does not grow with K
+        (K=5000 is the usual reported NLL). Evaluation only (no gradients).
         """
         k = self.bound_k if k is None else int(k)
         if k < 1:
@@ -236,12 +236,23 @@ class VAEGAN(ZooModel):
             x = self.to_levels(y)
             mu, logvar = self.encode(x / (self.levels - 1))
             step = chunk or self.draws_per_chunk(len(x))
-            total = torch.full((len(x),), -math.inf, device=x.device)
-            for start in range(0, k, step):
-                size = min(step, k - start)
-                eps = torch.randn((size, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
-                total = torch.logaddexp(total, torch.logsumexp(self.log_weights(x, mu, logvar, eps), 0))
-            return total - math.log(k)
+            draws = (
+                torch.randn((min(step, k - start), *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+                for start in range(0, k, step)
+            )
+            return self.bound_from_draws(x, mu, logvar, draws)
+
+    def bound_from_draws(
+        self, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, draws: Iterable[torch.Tensor]
+    ) -> torch.Tensor:
+        """log mean exp of the log weights over all draws, chunk by chunk with a running logsumexp
+        (equal to one logsumexp over the concatenated draws, without holding them all)."""
+        total = torch.full((len(x),), -math.inf, device=x.device)
+        count = 0
+        for eps in draws:
+            total = torch.logaddexp(total, torch.logsumexp(self.log_weights(x, mu, logvar, eps), 0))
+            count += len(eps)
+        return total - math.log(count)
 
     def elbo(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """ELBO per image: one-draw reconstruction term minus the analytic KL(q(z|x) || N(0, I)).
@@ -294,7 +305,9 @@ class VAEHead(nn.Module):
         return self.model.iwae(y, generator, k)
 
     def elbo(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.model.elbo(y, generator)
+        """The one-draw ELBO estimate (analytic KL), for evaluation."""
+        with torch.no_grad():
+            return self.model.elbo(y, generator)
 
 
 class GANHead(nn.Module):

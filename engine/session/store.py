@@ -29,6 +29,7 @@ CREATE TABLE columns (source TEXT, name TEXT, dtype TEXT NOT NULL, length INTEGE
                       PRIMARY KEY (source, name));
 CREATE TABLE images (source TEXT PRIMARY KEY, shape TEXT NOT NULL, dtype TEXT NOT NULL, levels INTEGER NOT NULL,
                      data BLOB NOT NULL);
+CREATE TABLE arrays (name TEXT PRIMARY KEY, shape TEXT NOT NULL, dtype TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE flags (source TEXT, idx INTEGER, label TEXT, state TEXT NOT NULL CHECK (state IN ('suggested', 'confirmed')),
                     reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL, updated REAL NOT NULL,
                     PRIMARY KEY (source, idx, label));
@@ -159,6 +160,19 @@ class Session:
             raise SessionError(f"{self.path}: the session holds no images of {source!r}")
         shape, dtype, levels, data = row
         return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(json.loads(shape)).copy(), int(levels)
+
+    def write_array(self, name: str, array: np.ndarray) -> None:
+        """Any other numeric array (e.g. per-pixel bits of the samples), stored as is."""
+        array = np.ascontiguousarray(array)
+        self._write("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?, ?)",
+                    (name, json.dumps(list(array.shape)), array.dtype.str, array.tobytes()))
+
+    def read_array(self, name: str) -> np.ndarray | None:
+        row = self._db.execute("SELECT shape, dtype, data FROM arrays WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        shape, dtype, data = row
+        return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(json.loads(shape)).copy()
 
     # -- flags and notes (write-through) ----------------------------------------------------------
 

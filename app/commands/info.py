@@ -1,0 +1,78 @@
+"""``genloupe info PATH``: what a model file is (format, data shape, levels, likelihood, parameters, hash)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from genloupe.engine.checkpoints import open_model
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="describe a model file: format, data shape, levels, likelihood kind, parameters, content hash",
+        description="Open a model file the way every other command does (checks included) and describe it. "
+        "PATH#head picks a head of a hybrid checkpoint.",
+    )
+    parser.add_argument("path", help="model file or folder (any supported format; PATH#head picks a head)")
+    parser.add_argument("--trust-code", action="store_true", help="allow a Python adapter file to run")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(run=run)
+
+
+def describe(info: dict[str, Any]) -> dict[str, Any]:
+    """The model's info as the plain values ``info`` prints."""
+    extra = info["extra"]
+    return {
+        "format": extra.get("format"),
+        "name": info["name"],
+        "family": info["family"],
+        "heads": [h for h in extra.get("heads", []) if h],
+        "head": extra.get("head", ""),
+        "data_shape": info["data_shape"],
+        "levels": info["levels"],
+        "likelihood": info["likelihood"],
+        "discrete": info["discrete"],
+        "estimator": info["estimator"],
+        "bound_k": info["bound_k"],
+        "per_dim": info["per_dim"],
+        "parameters": extra.get("parameters"),
+        "content_hash": extra.get("content_hash"),
+        "source": extra.get("source"),
+        "stored_samples": extra.get("stored_samples"),
+    }
+
+
+def likelihood_text(summary: dict[str, Any]) -> str:
+    kind = summary["likelihood"]
+    if kind == "none":
+        return "none (samples only)"
+    what = "discrete log P(x)" if summary["discrete"] else "continuous density on [0,1]^D"
+    estimator = f"{summary['estimator']}-{summary['bound_k']}" if kind == "lower_bound" and summary["bound_k"] else summary["estimator"]
+    return f"{kind.replace('_', ' ')} ({', '.join(filter(None, [estimator, what]))})"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    c, h, w = summary["data_shape"]
+    parameters = summary["parameters"]
+    rows = [
+        ("format", summary["format"]),
+        ("model", summary["name"] + (f" (family {summary['family']})" if summary["family"] else "")),
+        ("data", f"{c}x{h}x{w} (C x H x W, D={c * h * w}), {summary['levels']} levels"),
+        ("likelihood", likelihood_text(summary)),
+        ("parameters", "unknown" if parameters is None else f"{parameters:,}"),
+        ("hash", summary["content_hash"]),
+    ]
+    if summary["heads"]:
+        rows.insert(2, ("heads", f"{', '.join(summary['heads'])} (open one with PATH#head)"))
+    if summary["stored_samples"] is not None:
+        rows.insert(2, ("samples", f"{summary['stored_samples']} stored"))
+    return "\n".join(f"{key:<11}{value}" for key, value in rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = describe(open_model(args.path, trust_code=args.trust_code).info.to_dict())
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0

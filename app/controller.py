@@ -1,0 +1,258 @@
+"""The controller: runs engine tasks through the jobs bridge and keeps the Session, the one source of truth.
+
+Views never talk to the engine. The controller opens a model and reference data in a worker,
+evaluates, writes the result to a session file, opens it in the GUI thread and tells the window
+(``sessionLoaded``). Flags go through the FlagEditor (undoable, committed before any view shows
+them); the selection is one engine-side Selection whose observers are the views.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from genloupe.app.demo import scoring_companion
+from genloupe.app.jobs import Jobs
+from genloupe.app.settings import Settings, sessions_dir
+from genloupe.engine.checkpoints import content_hash, open_model
+from genloupe.engine.data import open_data
+from genloupe.engine.errors import GenLoupeError, SessionError
+from genloupe.engine.evaluation import EvaluationSettings, evaluate
+from genloupe.engine.progress import TaskProgress
+from genloupe.engine.results import write_session
+from genloupe.engine.session import FlagEditor, Selection, Session, labels_by_sample
+from genloupe.engine.session.suggestions import likely_but_bad, memorized
+
+SOURCE = "sample"  # flags and selection refer to generated samples
+
+
+@dataclass
+class SessionView:
+    """What the views render, read from the session file in the GUI thread."""
+
+    samples: np.ndarray
+    reference: np.ndarray
+    levels: int
+    sample_columns: dict[str, np.ndarray]
+    reference_columns: dict[str, np.ndarray]
+    metrics: dict[str, Any]
+    run: dict[str, Any]
+    sample_bits: np.ndarray | None
+    real_nn_distance: np.ndarray | None
+    read_only: bool = False
+    notes: dict[int, str] = field(default_factory=dict)
+
+
+class Controller(QObject):
+    samplesArrived = Signal(object, int)  # samples (N,C,H,W), levels: partial result, before metrics
+    sessionLoaded = Signal(object)  # SessionView
+    flagsChanged = Signal(object)  # ids whose flags changed
+    undoStateChanged = Signal()
+    failed = Signal(str)  # one-line error for a dialog
+    warned = Signal(str)
+
+    def __init__(self, jobs: Jobs, settings: Settings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs, self.settings = jobs, settings
+        self.model_address = ""
+        self.reference_source = "digits"
+        self.device = "auto"
+        self.n_samples = 1000
+        self.session: Session | None = None
+        self.editor: FlagEditor | None = None
+        self.view: SessionView | None = None
+        self.selection = Selection(SOURCE)
+        jobs.partial.connect(self._on_partial)
+        jobs.finished.connect(self._on_finished)
+        jobs.failed.connect(lambda kind, message: self.failed.emit(message))
+
+    # -- evaluation ----------------------------------------------------------------------------------
+
+    def open_model(self, address: str, *, trust_code: bool = False) -> None:
+        """Evaluate the model at ``address`` against the current reference (a background job)."""
+        self.model_address = address
+        self.settings.add_recent(address)
+        self.evaluate(trust_code=trust_code)
+
+    def set_reference(self, source: str) -> None:
+        self.reference_source = source
+        if self.model_address:
+            self.evaluate()
+
+    def evaluate(self, *, trust_code: bool = False) -> None:
+        address, source = self.model_address, self.reference_source
+        settings = EvaluationSettings(n_samples=self.n_samples, device=self.device)
+        path = sessions_dir() / f"{Path(address.partition('#')[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.genloupe"
+
+        def task(progress: TaskProgress) -> Path:
+            model = open_model(address, trust_code=trust_code)
+            companion = scoring_companion(address) if model.info.likelihood == "none" else None
+            scorer = open_model(companion) if companion else None
+            reference = open_data(source).split("test")
+            result = evaluate(model, reference, settings, scoring_model=scorer, progress=progress)
+            run = {"checkpoint": address, "checkpoint_hash": content_hash(address.partition("#")[0]),
+                   "reference_source": source, "scored_with": companion}
+            write_session(result, path, run).close()
+            return path
+
+        self.jobs.start("evaluate", task)
+
+    def cancel(self, kind: str) -> None:
+        self.jobs.cancel(kind)
+
+    def _on_partial(self, kind: str, value: object) -> None:
+        if kind == "evaluate" and isinstance(value, tuple) and value[0] == "samples":
+            self.samplesArrived.emit(value[1], value[2])
+
+    def _on_finished(self, kind: str, result: object) -> None:
+        if kind == "evaluate":
+            self.open_session(result)
+
+    # -- sessions -------------------------------------------------------------------------------------
+
+    def open_session(self, path: str | Path) -> None:
+        """Open a session file; read-only with a warning when its checkpoint changed on disk."""
+        try:
+            session = Session.open(path)
+            run = session.run
+            read_only = not self._checkpoint_unchanged(run)
+            if read_only:
+                session.close()
+                session = Session.open(path, read_only=True)
+                self.warned.emit(f"{Path(path).name}: the checkpoint {run.get('checkpoint')} changed on disk since "
+                                 "this session was made; opened read-only")
+            view = self._read_view(session)
+        except GenLoupeError as error:
+            self.failed.emit(str(error))
+            return
+        if self.session is not None:
+            self.session.close()
+        self.session, self.view = session, view
+        self.model_address = run.get("checkpoint", self.model_address)
+        self.editor = FlagEditor(session)
+        self.editor.listeners.append(lambda source, ids: self.flagsChanged.emit(ids))
+        self.editor.listeners.append(lambda source, ids: self.undoStateChanged.emit())
+        self.selection.clear()
+        self.sessionLoaded.emit(view)
+        self.undoStateChanged.emit()
+
+    def save_session_as(self, path: str | Path) -> None:
+        if self.session is None:
+            raise SessionError("nothing to save yet: open a model first")
+        copy = self.session.save_as(path)
+        self.session.close()
+        self.session = copy
+        self.editor = FlagEditor(copy, listeners=self.editor.listeners if self.editor else [])
+        self.undoStateChanged.emit()
+
+    @staticmethod
+    def _checkpoint_unchanged(run: dict[str, Any]) -> bool:
+        path = str(run.get("checkpoint", "")).partition("#")[0]
+        if not path or not run.get("checkpoint_hash"):
+            return True
+        try:
+            return content_hash(path) == run["checkpoint_hash"]
+        except (GenLoupeError, OSError):
+            return False
+
+    @staticmethod
+    def _read_view(session: Session) -> SessionView:
+        samples, levels = session.read_images("sample")
+        reference, _ = session.read_images("reference")
+        nn = session.read_columns("reference-nn")
+        return SessionView(
+            samples=samples,
+            reference=reference,
+            levels=levels,
+            sample_columns=session.read_columns("sample"),
+            reference_columns=session.read_columns("reference"),
+            metrics=session.read_metrics(),
+            run=session.run,
+            sample_bits=session.read_array("sample-bits"),
+            real_nn_distance=nn.get("nn_distance"),
+            read_only=session.read_only,
+            notes={idx: text for idx, (text, _) in session.notes(SOURCE).items()},
+        )
+
+    # -- flags -------------------------------------------------------------------------------------------
+
+    def flag_sets(self, ids: np.ndarray | None = None) -> dict[int, set[str]]:
+        """{id: labels} as the grid draws them: confirmed 'bad', suggested '?bad'."""
+        if self.session is None:
+            return {}
+        rows = self.session.flag_rows(SOURCE, None if ids is None else ids.tolist())
+        return {
+            idx: {label if state == "confirmed" else f"?{label}" for label, state in labels.items()}
+            for idx, labels in labels_by_sample(rows).items()
+        }
+
+    def flag(self, label: str, add: bool, ids: np.ndarray) -> None:
+        """A flag key: add or remove ``label`` ('*' clears every label) on ``ids``."""
+        editor = self._writable_editor()
+        if editor is None:
+            return
+        try:
+            if label == "*":
+                editor.clear(SOURCE, ids)
+            elif add:
+                editor.add(SOURCE, ids, label)
+            else:
+                editor.remove(SOURCE, ids, label)
+        except GenLoupeError as error:
+            self.failed.emit(str(error))
+
+    def confirm_suggestions(self, ids: np.ndarray) -> None:
+        editor = self._writable_editor()
+        if editor is not None:
+            for label in ("bad", "memorized"):
+                editor.confirm(SOURCE, ids, label)
+
+    def set_note(self, idx: int, text: str) -> None:
+        editor = self._writable_editor()
+        if editor is not None and self.view is not None:
+            editor.set_note(SOURCE, idx, text)
+            self.view.notes[idx] = text
+
+    def suggest(self, top_fraction: float = 0.2) -> int:
+        """Write the engine's suggestions as 'suggested' flags (one undoable step each); returns the count."""
+        editor, view = self._writable_editor(), self.view
+        if editor is None or view is None:
+            return 0
+        columns = view.sample_columns
+        found = []
+        if "log_px" in columns and "realism" in columns:
+            found.append(likely_but_bad(columns["log_px"], columns["realism"], top_fraction))
+        if "nn_distance" in columns and view.real_nn_distance is not None:
+            found.append(memorized(columns["nn_distance"], view.real_nn_distance))
+        for suggestion in found:
+            if len(suggestion.ids):
+                editor.add(SOURCE, suggestion.ids, suggestion.label, state="suggested", reason="engine suggestion")
+        return sum(len(s.ids) for s in found)
+
+    def undo(self) -> None:
+        if self.editor is not None and not self.editor.session.read_only:
+            self.editor.undo()
+
+    def redo(self) -> None:
+        if self.editor is not None and not self.editor.session.read_only:
+            self.editor.redo()
+
+    def _writable_editor(self) -> FlagEditor | None:
+        if self.editor is None:
+            return None
+        if self.editor.session.read_only:
+            self.failed.emit("this session is read-only (its checkpoint changed); use File ▸ Save session as to edit a copy")
+            return None
+        return self.editor
+
+    def close(self) -> None:
+        self.jobs.cancel_all()
+        self.jobs.wait(10_000)
+        if self.session is not None:
+            self.session.close()
+            self.session = None

@@ -1,0 +1,490 @@
+"""The GenLoupe window: sample grid in the middle, linked plots and panels in docks around it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from genloupe.app.controller import Controller, SessionView
+from genloupe.app.demo import DEMO_MODELS, DEMO_REFERENCE, demo_model_path
+from genloupe.app.jobs import Jobs
+from genloupe.app.linking import ViewLinker
+from genloupe.app.metric_rows import metric_rows
+from genloupe.app.settings import Settings
+from genloupe.engine.checkpoints import content_hash
+from genloupe.engine.errors import GenLoupeError
+from genloupe.widgets import theme
+from genloupe.widgets.histogram import HistogramView
+from genloupe.widgets.inspector import Inspector
+from genloupe.widgets.jobs_panel import JobsPanel
+from genloupe.widgets.manifold_view import ManifoldView
+from genloupe.widgets.metrics_panel import MetricsPanel
+from genloupe.widgets.quality_scatter import QualityScatter
+from genloupe.widgets.sample_grid import SampleGrid
+
+SESSION_SUFFIX = ".genloupe"
+FLAG_FILTERS = ("all samples", "flagged bad", "flagged memorized", "flagged good", "suggested", "unflagged")
+QUALITY_AXES = {"realism": "realism", "nearest-real distance": "nn_distance"}
+JOB_TITLES = {"evaluate": "Evaluate model"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, controller: Controller, settings: Settings) -> None:
+        super().__init__()
+        self.controller, self.settings = controller, settings
+        self.view_data: SessionView | None = None
+        self.setWindowTitle("GenLoupe")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        theme.configure_pyqtgraph()
+
+        self.grid = SampleGrid()
+        self.histogram = HistogramView()
+        self.manifold = ManifoldView()
+        self.scatter = QualityScatter()
+        self.metrics = MetricsPanel()
+        self.inspector = Inspector()
+        self.jobs_panel = JobsPanel()
+        self.quality_axis = QComboBox()
+        self.quality_axis.addItems(list(QUALITY_AXES))
+        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "GenLoupe", "", QMessageBox.StandardButton.Ok, self)
+        self.status = QLabel()
+        self.statusBar().addWidget(self.status, 1)
+
+        self.setCentralWidget(self.grid)
+        self.docks = {
+            "histogram": self._dock("Likelihood histograms", self.histogram, Qt.DockWidgetArea.RightDockWidgetArea),
+            "manifold": self._dock("Precision/recall manifold", self.manifold, Qt.DockWidgetArea.RightDockWidgetArea),
+            "scatter": self._dock("Likelihood against quality", self._with_header(self.quality_axis, self.scatter),
+                                  Qt.DockWidgetArea.RightDockWidgetArea),
+            "metrics": self._dock("Metrics", self.metrics, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "inspector": self._dock("Inspector", self.inspector, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "jobs": self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        self.tabifyDockWidget(self.docks["manifold"], self.docks["scatter"])
+        self.docks["manifold"].raise_()
+        self.resize(1500, 950)
+        self.resizeDocks([self.docks["inspector"]], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["histogram"]], [520], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["metrics"]], [170], Qt.Orientation.Vertical)
+
+        self.linker = ViewLinker(controller.selection, self.grid, self.histogram, self.manifold, self.scatter)
+        self._build_actions()
+        self._connect()
+        self._restore_layout()
+        self._update_status()
+
+    # -- construction ----------------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    @staticmethod
+    def _with_header(header: QWidget, body: QWidget) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(header)
+        layout.addWidget(body, 1)
+        return box
+
+    def _action(self, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(shortcut if isinstance(shortcut, QKeySequence.StandardKey) else QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip or text)
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("&Open checkpoint…", self.choose_checkpoint, QKeySequence.StandardKey.Open))
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction(self._action("&Reference data…", self.choose_reference, "Ctrl+R"))
+        file_menu.addAction(self._action("Embedded &digits as reference", lambda: self.controller.set_reference(DEMO_REFERENCE)))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Open &session…", self.choose_session, "Ctrl+Shift+O"))
+        file_menu.addAction(self._action("Save session &as…", self.save_session_as, QKeySequence.StandardKey.SaveAs))
+        file_menu.addAction(self._action("&Export report…", self.export_report, "Ctrl+E"))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        edit = menu.addMenu("&Edit")
+        self.undo_action = self._action("&Undo", self.controller.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", self.controller.redo, "Ctrl+Shift+Z")
+        edit.addActions([self.undo_action, self.redo_action])
+        edit.addSeparator()
+        self.suggest_action = self._action("&Suggest flags", self.suggest, "Ctrl+G",
+                                           "Propose likely-but-bad and memorized samples for review")
+        self.confirm_action = self._action("&Confirm suggestions on selection", self.confirm, "Ctrl+Return")
+        self.note_action = self._action("&Note…", self.edit_note, "N", "Write a note on the selected or hovered sample")
+        self.clear_action = self._action("C&lear selection and filters", self.linker.clear, "Esc")
+        edit.addActions([self.suggest_action, self.confirm_action, self.note_action, self.clear_action])
+
+        view = menu.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("Flag &keys", self.grid.show_key_help, "?"))
+
+        bar = QToolBar("Main")
+        bar.setObjectName("main toolbar")
+        self.addToolBar(bar)
+        bar.addWidget(QLabel(" Model "))
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(list(DEMO_MODELS))
+        self.model_combo.setToolTip("Demo checkpoints; File ▸ Open checkpoint for your own")
+        self.model_combo.activated.connect(lambda: self.controller.open_model(demo_model_path(self.model_combo.currentText())))
+        bar.addWidget(self.model_combo)
+        bar.addWidget(QLabel(" Device "))
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(device_choices())
+        self.device_combo.currentTextChanged.connect(self._set_device)
+        bar.addWidget(self.device_combo)
+        bar.addWidget(QLabel(" Show "))
+        self.flag_filter = QComboBox()
+        self.flag_filter.addItems(list(FLAG_FILTERS))
+        self.flag_filter.currentTextChanged.connect(self._apply_flag_filter)
+        bar.addWidget(self.flag_filter)
+        bar.addSeparator()
+        bar.addActions([self.suggest_action, self.clear_action])
+        self.addAction(self.note_action)
+
+    def _connect(self) -> None:
+        c, jobs = self.controller, self.controller.jobs
+        c.samplesArrived.connect(self._show_samples)
+        c.sessionLoaded.connect(self._show_session)
+        c.flagsChanged.connect(self._refresh_flags)
+        c.undoStateChanged.connect(self._update_undo)
+        c.failed.connect(self.show_error)
+        c.warned.connect(self.show_error)
+        c.selection.observers.append(lambda selection: self._update_status())
+        jobs.started.connect(lambda kind: self.jobs_panel.start_job(kind, JOB_TITLES.get(kind, kind)))
+        jobs.progressed.connect(self.jobs_panel.update_job)
+        jobs.finished.connect(lambda kind, result: self.jobs_panel.finish_job(kind))
+        jobs.failed.connect(self.jobs_panel.fail_job)
+        jobs.cancelled.connect(self.jobs_panel.cancelled_job)
+        self.jobs_panel.cancelRequested.connect(self.controller.cancel)
+        self.grid.flagRequested.connect(c.flag)
+        self.grid.inspectRequested.connect(self.inspect)
+        self.quality_axis.currentTextChanged.connect(lambda text: self._show_scatter())
+
+    # -- showing results -----------------------------------------------------------------------------------
+
+    def _show_samples(self, samples: np.ndarray, levels: int) -> None:
+        """Samples arrive before their numbers: show them at once, mark the metrics stale."""
+        self.view_data = None
+        self.grid.set_data(samples, levels)
+        self.metrics.mark_stale()
+        self.inspector.clear()
+        self._update_status()
+
+    def _show_session(self, view: SessionView) -> None:
+        self.view_data = view
+        columns = view.sample_columns
+        flags = self.controller.flag_sets()
+        self.grid.set_data(view.samples, view.levels, columns, [flags.get(i, set()) for i in range(len(view.samples))])
+        if "log_px" in columns:
+            self.grid.sort_by("log_px", descending=True)
+        self.linker.sample_bpd = columns.get("bpd")
+        self.linker.brushed = self.linker.flag_filter = None
+        self._show_histogram()
+        self._show_manifold()
+        self._show_scatter()
+        self.metrics.set_metrics(metric_rows(view.metrics))
+        self.inspector.clear()
+        name = view.run.get("model", {}).get("name", "model")
+        self.setWindowTitle(f"GenLoupe — {name}{' (read-only)' if view.read_only else ''}")
+        self._apply_flag_filter(self.flag_filter.currentText())
+        self._update_status()
+
+    def _show_histogram(self) -> None:
+        view = self.view_data
+        sample_bpd = view.sample_columns.get("bpd")
+        if sample_bpd is None:
+            self.histogram.set_sets({}, convention="the model has no likelihood")
+            return
+        n = len(sample_bpd)
+        sets = {"held-out real": view.reference_columns.get("bpd", np.zeros(0)), "samples": sample_bpd}
+        ids = {"samples": np.arange(n), "held-out real": n + np.arange(len(sets["held-out real"]))}
+        convention = (view.run.get("likelihood_convention") or {}).get("description", "")
+        if view.run.get("scored_with"):
+            convention = f"scored under {Path(view.run['scored_with']).name}; {convention}"
+        self.histogram.set_sets(sets, ids=ids, convention=convention)
+
+    def _show_manifold(self) -> None:
+        view = self.view_data
+        s, r = view.sample_columns, view.reference_columns
+        if "proj_x" not in s:
+            return
+        self.manifold.set_data(
+            np.column_stack([r["proj_x"], r["proj_y"]]), np.column_stack([s["proj_x"], s["proj_y"]]),
+            real_in=r.get("in_manifold"), generated_in=s.get("in_manifold"), realism=s.get("realism"),
+            k=int(view.run.get("settings", {}).get("k_pr", 3)),
+            axis_labels=("PC 1 of real features", "PC 2 of real features"),
+        )
+
+    def _show_scatter(self) -> None:
+        view = self.view_data
+        if view is None:
+            return
+        column = QUALITY_AXES[self.quality_axis.currentText()]
+        s = view.sample_columns
+        if "bpd" not in s or column not in s:
+            return
+        flagged = np.zeros(len(s["bpd"]), bool)
+        flagged[[i for i, labels in self.controller.flag_sets().items() if labels]] = True
+        self.scatter.set_data(s["bpd"], s[column], quality_label=self.quality_axis.currentText(), flagged=flagged)
+
+    def _refresh_flags(self, ids: np.ndarray) -> None:
+        flags = self.controller.flag_sets(ids)
+        self.grid.update_flags(ids, [flags.get(int(i), set()) for i in ids])
+        self._apply_flag_filter(self.flag_filter.currentText())
+        self._update_status()
+
+    def _apply_flag_filter(self, text: str) -> None:
+        if self.view_data is None:
+            return
+        if text == FLAG_FILTERS[0]:
+            self.linker.set_flag_filter(None)
+            return
+        flags = self.controller.flag_sets()
+        if text == "unflagged":
+            flagged = np.array(sorted(flags), dtype=np.int64)
+            ids = np.setdiff1d(np.arange(len(self.view_data.samples)), flagged)
+        elif text == "suggested":
+            ids = np.array(sorted(i for i, labels in flags.items() if any(l.startswith("?") for l in labels)), dtype=np.int64)
+        else:
+            label = text.split()[-1]
+            ids = np.array(sorted(i for i, labels in flags.items() if label in labels), dtype=np.int64)
+        self.linker.set_flag_filter(ids)
+
+    def inspect(self, idx: int) -> None:
+        view = self.view_data
+        if view is None or not 0 <= idx < len(view.samples):
+            return
+        s = view.sample_columns
+        numbers: dict[str, str | float] = {name: float(s[name][idx]) for name in ("log_px", "bpd", "realism", "nn_distance") if name in s}
+        if "in_manifold" in s:
+            numbers["in real manifold"] = "yes" if s["in_manifold"][idx] else "no"
+        flags = self.controller.flag_sets(np.array([idx])).get(idx, set())
+        numbers["flags"] = ", ".join(sorted(flags)) or "none"
+        if idx in view.notes:
+            numbers["note"] = view.notes[idx]
+        neighbours, captions = [], []
+        if "nn_id" in s:
+            nn = int(s["nn_id"][idx])
+            neighbours.append(view.reference[nn])
+            captions.append(f"real #{nn}, d={s['nn_distance'][idx]:.3g}")
+        bits = view.sample_bits[idx] if view.sample_bits is not None else None
+        self.inspector.show_sample(view.samples[idx], view.levels, numbers, neighbours, bits, f"sample {idx}",
+                                   neighbour_captions=captions)
+        self.docks["inspector"].show()
+        self.docks["inspector"].raise_()
+
+    # -- user actions --------------------------------------------------------------------------------------
+
+    def open_path(self, path: str) -> None:
+        """Open a checkpoint or a session; adapters (.py) run code, so they need the person's trust."""
+        if path.endswith(SESSION_SUFFIX):
+            self.controller.open_session(path)
+            return
+        trust = False
+        if path.partition("#")[0].endswith(".py"):
+            trust = self._ask_trust(path.partition("#")[0])
+            if not trust:
+                return
+        self.controller.open_model(path, trust_code=trust)
+
+    def _ask_trust(self, path: str) -> bool:
+        try:
+            digest = content_hash(path)
+        except (GenLoupeError, OSError) as error:
+            self.show_error(str(error))
+            return False
+        if digest in self.settings.trusted_hashes():
+            return True
+        answer = QMessageBox.question(
+            self, "Run this adapter?",
+            f"{Path(path).name} is Python code: opening it runs it with your permissions.\n"
+            "Open it only if you trust where it came from. Trust this file (remembered by its content hash)?",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.settings.trust(digest)
+            return True
+        return False
+
+    def choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open checkpoint", "",
+            "Models (*.pt *.safetensors *.zip *.pt2 *.onnx *.npz *.py);;All files (*)",
+        )
+        if path:
+            self.open_path(path)
+
+    def choose_reference(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Reference data (cancel to pick a folder)", "",
+                                              "Arrays and images (*.npy *.npz *.gz *.bin *ubyte*);;All files (*)")
+        if not path:
+            path = QFileDialog.getExistingDirectory(self, "Reference image folder")
+        if path:
+            self.controller.set_reference(path)
+
+    def choose_session(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", f"GenLoupe sessions (*{SESSION_SUFFIX})")
+        if path:
+            self.controller.open_session(path)
+
+    def save_session_as(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session as", "", f"GenLoupe sessions (*{SESSION_SUFFIX})")
+        if path:
+            try:
+                self.controller.save_session_as(path)
+            except GenLoupeError as error:
+                self.show_error(str(error))
+
+    def export_report(self) -> None:
+        if self.controller.session is None:
+            self.show_error("nothing to report yet: open a model first")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export report to folder")
+        if folder:
+            from genloupe.app.report import export_report
+
+            try:
+                written = export_report(self.controller.session, Path(folder))
+            except GenLoupeError as error:
+                self.show_error(str(error))
+                return
+            self.statusBar().showMessage(f"report written: {', '.join(p.name for p in written)}", 10_000)
+
+    def suggest(self) -> None:
+        count = self.controller.suggest()
+        self.statusBar().showMessage(f"{count} suggestions to review (Show ▸ suggested)", 10_000)
+
+    def confirm(self) -> None:
+        self.controller.confirm_suggestions(self.grid.target_ids())
+
+    def edit_note(self) -> None:
+        ids = self.grid.target_ids()
+        if self.view_data is None or len(ids) != 1:
+            self.statusBar().showMessage("select (or hover) exactly one sample to write a note", 5000)
+            return
+        idx = int(ids[0])
+        text, ok = QInputDialog.getText(self, f"Note on sample {idx}", "Note:", text=self.view_data.notes.get(idx, ""))
+        if ok:
+            self.controller.set_note(idx, text)
+
+    def show_error(self, message: str) -> None:
+        """Errors are one line in a window-modal box; the window keeps working behind it."""
+        self.error_box.setText(message)
+        self.error_box.open()
+
+    def _set_device(self, text: str) -> None:
+        self.controller.device = text
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+
+    def _update_undo(self) -> None:
+        editor = self.controller.editor
+        self.undo_action.setEnabled(bool(editor and editor.can_undo()))
+        self.redo_action.setEnabled(bool(editor and editor.can_redo()))
+        self.undo_action.setText(f"&Undo {editor.undo_text()}" if editor and editor.can_undo() else "&Undo")
+        self.redo_action.setText(f"&Redo {editor.redo_text()}" if editor and editor.can_redo() else "&Redo")
+
+    def _update_status(self) -> None:
+        selection = self.controller.selection
+        parts = [f"{len(self.grid.visible_ids())} / {self.grid.model.n} shown"]
+        if len(selection):
+            parts.append(f"{len(selection)} selected ({selection.description})")
+        session = self.controller.session
+        if session is not None:
+            counts = session.flag_counts("sample")
+            flagged = ", ".join(f"{label} {n}{' suggested' if state == 'suggested' else ''}"
+                                for (label, state), n in sorted(counts.items()))
+            parts.append(f"flags: {flagged or 'none'}")
+        self.status.setText("   ·   ".join(parts))
+
+    # -- layout, drag and drop, closing ------------------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        state = self.settings.value("window/state")
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt naming)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt naming)
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+                break
+
+    def closeEvent(self, event) -> None:  # noqa: N802, ANN001 (Qt naming)
+        self.settings.set_value("window/state", self.saveState())
+        self.settings.set_value("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        self.controller.close()
+        super().closeEvent(event)
+
+
+def device_choices() -> list[str]:
+    import torch
+
+    return ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def build_window(settings: Settings | None = None) -> MainWindow:
+    settings = settings or Settings()
+    jobs = Jobs()
+    controller = Controller(jobs, settings)
+    window = MainWindow(controller, settings)
+    jobs.setParent(window)
+    controller.setParent(window)
+    return window
+
+
+def run_app(path: str | None = None, reference: str | None = None) -> int:
+    """Open the window: on ``path`` (checkpoint or session) if given, else on the bundled demo."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("GenLoupe")
+    window = build_window()
+    if reference:
+        window.controller.reference_source = reference
+    window.show()
+    start = (lambda: window.open_path(path)) if path else (
+        lambda: window.controller.open_model(demo_model_path(next(iter(DEMO_MODELS)))))
+    QTimer.singleShot(0, start)
+    return app.exec()

@@ -1,0 +1,157 @@
+"""The report's figures, drawn by the window's own widgets offscreen, so report and window look alike.
+
+Each view is filled from the session's columns, sized, and rendered into a QImage at twice the
+pixel density (sharp in print). The plot alone is rendered, not the hint line under it, which is
+about mouse gestures. Figures are always drawn on the light palette: a report is read on paper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from genloupe.widgets import theme
+from genloupe.widgets.histogram import HistogramView
+from genloupe.widgets.manifold_view import ManifoldView
+from genloupe.widgets.quality_scatter import QualityScatter
+
+from .model import ReportData, SourceData
+
+FIGURE_SIZE = (760, 420)  # logical pixels (CSS px in the HTML)
+SCALE = 2  # device pixels per logical pixel in the PNG
+REAL_NAME, SAMPLE_NAME = "held-out real", "samples"
+
+_application: QtWidgets.QApplication | None = None  # kept alive when this module had to create it
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # file-like name, unique in a report ('likelihood-histogram')
+    title: str
+    caption: str
+    png: bytes
+    width: int  # logical size of the figure; the PNG holds SCALE times as many pixels
+    height: int
+
+
+def ensure_application() -> QtWidgets.QApplication:
+    """The running QApplication, or a new offscreen one when a script or the CLI has none."""
+    global _application
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = _application = QtWidgets.QApplication([])
+    return app
+
+
+def render_figures(data: ReportData, size: tuple[int, int] = FIGURE_SIZE) -> list[Figure]:
+    """Every figure the session's columns allow: histograms, manifold view, likelihood against quality."""
+    ensure_application()
+    samples = data.sources.get("sample")
+    reference = data.sources.get("reference")
+    makers: list[Callable[[], Figure | None]] = [
+        lambda: _histogram(samples, reference, data.convention, size),
+        lambda: _manifold(samples, reference, size),
+        lambda: _quality(samples, size),
+    ]
+    with _light_palette():
+        return [figure for make in makers if (figure := make()) is not None]
+
+
+def _histogram(samples: SourceData | None, reference: SourceData | None, convention: str,
+               size: tuple[int, int]) -> Figure | None:
+    sets, colours = {}, {}
+    for name, source, colour in ((REAL_NAME, reference, theme.REAL), (SAMPLE_NAME, samples, theme.GENERATED)):
+        if source is not None and "bpd" in source.columns and np.isfinite(source.columns["bpd"]).any():
+            sets[name], colours[name] = source.columns["bpd"], colour
+    if not sets:
+        return None
+    view = HistogramView()
+    view.set_sets(sets, convention=convention, colours=colours)
+    caption = (
+        "Bits per dimension of every " + " and every ".join(
+            {"held-out real": "held-out real image (blue)", "samples": "sample (orange)"}[name] for name in sets)
+        + ", each as a share of its own set. Lower bits/dim means higher likelihood."
+        + (f" Convention: {convention}." if convention else "")
+    )
+    return _render("likelihood-histogram", "Likelihood histograms", caption, view, size)
+
+
+def _manifold(samples: SourceData | None, reference: SourceData | None, size: tuple[int, int]) -> Figure | None:
+    if samples is None or not {"proj_x", "proj_y"} <= samples.columns.keys():
+        return None
+    has_reference = reference is not None and {"proj_x", "proj_y"} <= reference.columns.keys()
+    real_xy = _xy(reference) if has_reference else np.empty((0, 2))
+    view = ManifoldView()
+    view.set_data(
+        real_xy,
+        _xy(samples),
+        real_in=reference.columns.get("in_manifold") if has_reference else None,
+        generated_in=samples.columns.get("in_manifold"),
+        realism=samples.columns.get("realism"),
+        names=(REAL_NAME, SAMPLE_NAME),
+    )
+    caption = (
+        "A 2-D projection of the features of held-out real images (blue) and samples (orange). "
+        "Filled points lie inside the other set's k-NN manifold, hollow ones outside: hollow orange points are "
+        "samples no real image vouches for (lost precision), hollow blue points are real images the model does "
+        "not reach (lost recall). Sample markers grow with realism."
+    )
+    return _render("manifold", "Precision and recall manifolds", caption, view, size)
+
+
+def _quality(samples: SourceData | None, size: tuple[int, int]) -> Figure | None:
+    if samples is None or not {"bpd", "realism"} <= samples.columns.keys():
+        return None
+    view = QualityScatter()
+    view.set_data(samples.columns["bpd"], samples.columns["realism"], flagged=samples.problem_mask(), name=SAMPLE_NAME)
+    caption = (
+        "Bits/dim of every sample against its realism score (realism of at least 1: inside the real manifold); "
+        "red points are flagged by hand. Samples to the left and low down are the ones the likelihood ranks high "
+        "and the real data rejects. The title gives the rank correlation between the two."
+    )
+    return _render("likelihood-vs-quality", "Likelihood against quality", caption, view, size)
+
+
+def _xy(source: SourceData) -> np.ndarray:
+    return np.column_stack([source.columns["proj_x"], source.columns["proj_y"]])
+
+
+def _render(name: str, title: str, caption: str, view: QtWidgets.QWidget, size: tuple[int, int]) -> Figure:
+    """Lay ``view`` out at ``size`` without showing it on screen and render its plot to PNG bytes."""
+    view.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    view.resize(*size)
+    view.show()
+    QtWidgets.QApplication.processEvents()
+    plot = view.plot
+    plot.plotItem.autoBtn.hide()  # the 'A' auto-range button is a control, not part of the figure
+    image = QtGui.QImage(plot.size() * SCALE, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(SCALE)
+    image.fill(theme.plot_colours()[0])
+    QtWidgets.QWidget.render(plot, image)  # the widget's paint, not QGraphicsView's scene-only render
+    view.close()
+    view.deleteLater()
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return Figure(name, title, caption, bytes(buffer.data()), plot.width(), plot.height())
+
+
+@contextlib.contextmanager
+def _light_palette() -> Iterator[None]:
+    """Draw with the style's standard (light) palette while inside, whatever theme the window uses."""
+    app = QtWidgets.QApplication.instance()
+    current = app.palette()
+    if current.color(QtGui.QPalette.ColorRole.Base).lightness() >= 128:
+        yield
+        return
+    app.setPalette(app.style().standardPalette())
+    try:
+        yield
+    finally:
+        app.setPalette(current)

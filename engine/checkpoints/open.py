@@ -1,0 +1,58 @@
+"""``open_model``: any supported file to a checked protocol model, with its provenance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointError, GenLoupeError
+from .checked import LoadedModel, checked_model
+from .hashing import content_hash
+from .registry import Format, Probe, detect
+from .safety import one_line
+
+
+def split_head(path: str | os.PathLike, head: str | None) -> tuple[Path, str | None]:
+    """``PATH#head`` to (PATH, head) when PATH exists and the whole string does not."""
+    text = os.fspath(path)
+    if head is None and "#" in text and not Path(text).exists():
+        base, _, name = text.rpartition("#")
+        if Path(base).expanduser().exists():
+            return Path(base).expanduser(), name
+    return Path(text).expanduser(), head
+
+
+def _pick_head(model: Any, head: str | None, path: Path) -> Any:
+    if not head:
+        return model
+    heads = model.heads() if callable(getattr(model, "heads", None)) else []
+    if head not in heads:
+        listed = f"; its heads: {', '.join(h for h in heads if h)}" if any(heads) else ""
+        raise CheckpointError(f"{path.name} has no head {head!r}{listed}")
+    return model.head(head)
+
+
+def load_raw(path: str | os.PathLike, *, trust_code: bool = False, head: str | None = None) -> tuple[Any, Format, Path, str | None]:
+    """The unwrapped model a file holds (what ``export`` needs), its format, path and head."""
+    path, head = split_head(path, head)
+    probe = Probe.of(path)
+    fmt = detect(probe)
+    try:
+        model = fmt.load(probe, trust_code)
+    except GenLoupeError:
+        raise
+    except Exception as error:  # loaders translate what they expect; anything else still ends in one line
+        raise CheckpointError(f"{path.name}: cannot open as {fmt.title} ({type(error).__name__}: {one_line(error)})") from None
+    return _pick_head(model, head, path), fmt, path, head
+
+
+def open_model(path: str | os.PathLike, *, trust_code: bool = False, head: str | None = None) -> LoadedModel:
+    """Open any supported model file (``PATH#head`` picks a head of the hybrid) as a checked model.
+
+    ``info.extra`` gains ``format``, ``source``, ``content_hash`` and ``parameters``. Raises
+    CheckpointError (UnsafeFileError for untrusted code) or ModelError, always with one line.
+    """
+    model, fmt, path, head = load_raw(path, trust_code=trust_code, head=head)
+    extra = {"format": fmt.title, "source": str(path), "content_hash": content_hash(path)}
+    return checked_model(model, {**extra, "head": head} if head else extra)

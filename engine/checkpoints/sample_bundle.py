@@ -1,0 +1,210 @@
+"""Sample bundles: samples drawn elsewhere (a diffusion model on a cluster), with what is known of them.
+
+- ``.npz`` with ``samples`` ((N, H, W), (N, C, H, W) or (N, H, W, C); integer levels, or floats in
+  [0, 1]), optionally ``levels``, ``labels`` (N,), and ``log_prob`` (N,) with ``log_prob_convention``,
+  a JSON text saying what the numbers are (see :func:`to_log_px`);
+- an image folder (PNG/JPEG, read as GenLoupe reads data folders), optionally with ``log_prob.csv``
+  (columns ``file,log_prob``) and ``log_prob_convention.json`` beside it.
+
+There is no model behind the samples: ``log_prob`` of new images is unavailable (kind 'none'), the
+stored log-likelihoods come converted to GenLoupe's convention in :attr:`SampleBundle.stored`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import weakref
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.arrays import _to_nchw
+from ..data.checks import fit_levels
+from ..data.images import IMAGE_SUFFIXES, read_image_folder
+from ..errors import CheckpointError, ModelError
+from ..models.base import ModelInfo
+from .safety import check_shape, one_line, open_zip, parse_json, read_member
+
+KEYS = {"samples", "levels", "labels", "log_prob", "log_prob_convention"}
+CSV_NAME, CONVENTION_NAME = "log_prob.csv", "log_prob_convention.json"
+UNITS, SPACES, KINDS = ("nats", "bits/dim"), ("discrete", "continuous"), ("exact", "lower_bound")
+
+
+@dataclass(frozen=True)
+class StoredSamples:
+    images: np.ndarray  # (N, C, H, W) integer levels
+    levels: int
+    log_px: np.ndarray | None  # (N,) float64 nats of the discrete image (GenLoupe's convention)
+    convention: dict[str, Any] | None  # as declared, with a one-line description
+    labels: np.ndarray | None
+    ids: np.ndarray | None
+
+
+def to_log_px(values: np.ndarray, convention: Any, dims: int, levels: int, what: str) -> tuple[np.ndarray, dict]:
+    """Stored log-likelihoods to log P(x) of the discrete image, in nats.
+
+    ``{"unit": "nats" | "bits/dim", "space": "discrete" | "continuous", "range": [lo, hi],
+    "kind": "exact" | "lower_bound", "estimator": "...", "k": K}``. Bits/dim are read on the
+    discrete scale (as reported: dequantization offset included). Nats in the continuous space are
+    a density of data scaled to ``range`` (default [0, 1]): log P(x) >= log p + D ln(hi - lo) - D ln L.
+    """
+    if not isinstance(convention, dict) or convention.get("unit") not in UNITS \
+            or convention.get("space", "discrete") not in SPACES or convention.get("kind", "exact") not in KINDS:
+        raise CheckpointError(f"{what}: log_prob_convention needs unit ({', '.join(UNITS)}), space "
+                              f"({', '.join(SPACES)}) and kind ({', '.join(KINDS)}); got {convention!r}")
+    values = values.astype(np.float64)
+    if convention["unit"] == "bits/dim":
+        log_px = -values * dims * math.log(2.0)
+    elif convention.get("space", "discrete") == "discrete":
+        log_px = values
+    else:
+        low, high = convention.get("range", [0.0, 1.0])
+        log_px = values + dims * (math.log(high - low) - math.log(levels))
+    continuous = convention.get("space") == "continuous" and convention["unit"] == "nats"
+    kind = "lower_bound" if continuous else convention.get("kind", "exact")
+    description = f"stored log-likelihoods ({convention['unit']}, {convention.get('space', 'discrete')}), {kind}"
+    return log_px, {**convention, "kind": kind, "description": description}
+
+
+class SampleBundle(nn.Module):
+    """Stored samples as a protocol model: sample() hands them out, log_prob() is unavailable."""
+
+    def __init__(self, name: str, stored: StoredSamples, format_name: str) -> None:
+        super().__init__()
+        self.stored = stored
+        self.register_buffer("levels_", torch.from_numpy(stored.images.astype(np.int16)), persistent=False)
+        shape = tuple(int(s) for s in stored.images.shape[1:])
+        self.info = ModelInfo(name=name, family="samples", data_shape=shape, levels=stored.levels, likelihood="none",
+                              discrete=False, extra={"format": format_name, "stored_samples": len(stored.images),
+                                                     "stored_log_px": stored.log_px is not None,
+                                                     "convention": stored.convention})
+        self._handed_out: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @property
+    def device(self) -> torch.device:
+        return self.levels_.device
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The stored samples in order; successive calls with one generator continue where they stopped.
+
+        Code that wants the samples themselves (not draws) should read :attr:`stored`.
+        """
+        start = self._handed_out.get(generator, 0) if generator is not None else 0
+        if start + n > len(self.levels_):
+            raise ModelError(f"{self.info.name} holds {len(self.levels_)} samples; {start + n} were asked for")
+        if generator is not None:
+            self._handed_out[generator] = start + n
+        return self.levels_[start : start + n].to(torch.float32) / (self.stored.levels - 1)
+
+    def log_prob(self, y: torch.Tensor, generator: torch.Generator | None = None, k: int | None = None) -> torch.Tensor:
+        raise ModelError(f"{self.info.name} is a sample bundle: there is no model to score new images "
+                         "(its own samples' log-likelihoods are in its stored values)")
+
+
+def _npy_headers(archive: zipfile.ZipFile, what: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array, read from the .npy headers and checked against the stored bytes."""
+    headers = {}
+    for info in archive.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else None
+        if key is None:
+            raise CheckpointError(f"{what}: {info.filename!r} is not a .npy array")
+        with archive.open(info) as stream:
+            try:
+                version = np.lib.format.read_magic(stream)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(stream)
+            except (ValueError, OSError, EOFError, SyntaxError) as error:
+                raise CheckpointError(f"{what}: array {key!r} has a malformed header ({one_line(error)})") from None
+        if dtype.hasobject:
+            raise CheckpointError(f"{what}: array {key!r} holds Python objects; only numeric arrays are read")
+        check_shape(list(shape), f"{what}: array {key!r}")
+        if math.prod(shape) * dtype.itemsize > info.file_size:
+            raise CheckpointError(f"{what}: array {key!r} declares shape {shape} but holds only {info.file_size} bytes")
+        headers[key] = (shape, dtype)
+    return headers
+
+
+def _images(samples: np.ndarray, levels: int | None, what: str) -> tuple[np.ndarray, int]:
+    if samples.dtype.kind == "f":
+        if not np.isfinite(samples).all() or samples.min() < 0.0 or samples.max() > 1.0:
+            raise CheckpointError(f"{what}: float samples must be finite values in [0, 1]")
+        levels = levels or 256
+        samples = np.round(samples * (levels - 1)).astype(np.int64)
+    return fit_levels(_to_nchw(samples, what), what, levels)
+
+
+def load_npz(path: Path) -> SampleBundle:
+    what = path.name
+    archive = open_zip(path, what)
+    headers = _npy_headers(archive, what)
+    unknown = sorted(set(headers) - KEYS)
+    if unknown or "samples" not in headers:
+        raise CheckpointError(f"{what}: a sample bundle holds samples and optionally {', '.join(sorted(KEYS - {'samples'}))}"
+                              f"; found {', '.join(sorted(headers))}")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            data = {key: arrays[key] for key in headers}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{what}: unreadable arrays ({one_line(error)})") from None
+    if "levels" in data and (data["levels"].ndim != 0 or data["levels"].dtype.kind not in "ui"):
+        raise CheckpointError(f"{what}: levels must be one integer, got {data['levels'].dtype} of shape {data['levels'].shape}")
+    levels = int(data["levels"]) if "levels" in data else None
+    images, levels = _images(data["samples"], levels, what)
+    n = len(images)
+    for key in ("labels", "log_prob"):
+        if key in data and data[key].shape != (n,):
+            raise CheckpointError(f"{what}: {key} has shape {data[key].shape} for {n} samples; expected ({n},)")
+    log_px, convention = None, None
+    if "log_prob" in data:
+        if "log_prob_convention" not in data:
+            raise CheckpointError(f"{what}: log_prob without log_prob_convention (say its unit and space; see the README)")
+        if not np.isfinite(data["log_prob"]).all():
+            raise CheckpointError(f"{what}: log_prob holds {int((~np.isfinite(data['log_prob'])).sum())} NaN or infinite values")
+        declared = parse_json(str(data["log_prob_convention"]).encode(), f"{what}: log_prob_convention")
+        log_px, convention = to_log_px(data["log_prob"], declared, int(np.prod(images.shape[1:])), levels, what)
+    labels = data["labels"].astype(np.int64) if "labels" in data else None
+    stored = StoredSamples(images, levels, log_px, convention, labels, np.arange(n))
+    return SampleBundle(path.stem, stored, "sample bundle (.npz)")
+
+
+def is_image_folder(path: Path) -> bool:
+    return path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+
+
+def load_image_folder(path: Path) -> SampleBundle:
+    dataset = read_image_folder(path, None)
+    log_px, convention = None, None
+    table = path / CSV_NAME
+    if table.is_file():
+        if not (path / CONVENTION_NAME).is_file():
+            raise CheckpointError(f"{path.name}: {CSV_NAME} without {CONVENTION_NAME} (say its unit and space)")
+        values = _csv_values(table, [str(i) for i in dataset.ids])
+        declared = parse_json((path / CONVENTION_NAME).read_bytes(), f"{path.name}/{CONVENTION_NAME}")
+        log_px, convention = to_log_px(values, declared, dataset.dims, dataset.levels, f"{path.name}/{CSV_NAME}")
+    stored = StoredSamples(dataset.images, dataset.levels, log_px, convention, dataset.labels, dataset.ids)
+    return SampleBundle(path.name, stored, "sample bundle (image folder)")
+
+
+def _csv_values(table: Path, files: list[str]) -> np.ndarray:
+    """One finite log_prob per image file, matched by file name."""
+    what = f"{table.parent.name}/{table.name}"
+    try:
+        with open(table, newline="", encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+        values = {row["file"]: float(row["log_prob"]) for row in rows}
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
+        raise CheckpointError(f"{what}: needs columns file,log_prob with one number per row ({one_line(error)})") from None
+    missing = [f for f in files if f not in values]
+    if missing or len(values) != len(files):
+        raise CheckpointError(f"{what}: {len(values)} rows for {len(files)} images"
+                              + (f" (no row for {missing[0]})" if missing else ""))
+    result = np.array([values[f] for f in files])
+    if not np.isfinite(result).all():
+        raise CheckpointError(f"{what}: holds NaN or infinite values")
+    return result

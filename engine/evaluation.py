@@ -1,0 +1,196 @@
+"""The full evaluation of one model against reference data: the task behind ``genloupe evaluate`` and the window.
+
+Stages: draw samples -> log-likelihood of samples and of held-out reference images -> features ->
+metrics (FID, KID, IS, precision/recall with realism, density/coverage, nearest real neighbours) ->
+a 2-D projection for the manifold view. Partial results are handed to ``progress.partial`` as
+``(stage, value, ...)`` so a window can show samples before the metrics are done.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import metrics as M
+from .data import Dataset
+from .device import resolve_device
+from .features import extract_features, get_extractor
+from .likelihood import LikelihoodResult, evaluate_likelihood
+from .models.base import GenerativeModel
+from .progress import Progress, null_progress
+from .sampling import draw_samples
+
+ALL_METRICS = ("ll", "fid", "kid", "is", "pr", "dc")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    n_samples: int = 1000
+    metrics: tuple[str, ...] = ALL_METRICS
+    features: str = "digits-cnn"
+    feature_options: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    seed: int = 0
+    k_deq: int = 8
+    k_bound: int | None = None
+    k_pr: int = 3
+    k_dc: int = 5
+    batch_size: int = 256
+    memory_budget: int = 1 << 30
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced: per-sample columns per source, scalar metrics, provenance."""
+
+    model_info: dict[str, Any]
+    reference_name: str
+    reference_checksum: str
+    settings: EvaluationSettings
+    device: str
+    samples: np.ndarray  # (n, C, H, W) integer levels
+    reference: np.ndarray
+    levels: int
+    likelihood: dict[str, LikelihoodResult] = field(default_factory=dict)  # 'sample', 'reference'
+    columns: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # source -> name -> values
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    real_nn_distance: np.ndarray | None = None  # each real image's distance to its nearest other real image
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def evaluate(
+    model: GenerativeModel,
+    reference: Dataset,
+    settings: EvaluationSettings = EvaluationSettings(),
+    *,
+    scoring_model: GenerativeModel | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Sample ``model`` and score samples and ``reference`` images (see the module docstring).
+
+    ``scoring_model`` scores the likelihood when ``model`` has none (the hybrid's GAN head is scored
+    under its VAE head); by default the model scores itself.
+    """
+    progress = progress or null_progress()
+    unknown = set(settings.metrics) - set(ALL_METRICS)
+    if unknown:
+        raise M.MetricError(f"unknown metrics {', '.join(sorted(unknown))}; choose from {', '.join(ALL_METRICS)}")
+    device = resolve_device(settings.device)
+    timer = _Timer()
+    result = Evaluation(
+        model_info=model.info.to_dict(),
+        reference_name=reference.name,
+        reference_checksum=reference.checksum(),
+        settings=settings,
+        device=str(device),
+        samples=np.zeros((0, *model.info.data_shape), np.uint8),
+        reference=reference.images,
+        levels=reference.levels,
+        timings=timer.timings,
+    )
+    with timer("sampling"):
+        result.samples = draw_samples(
+            model, settings.n_samples, seed=settings.seed, batch_size=settings.batch_size, device=device, progress=progress
+        )
+    progress.partial(("samples", result.samples, reference.levels))
+    result.columns = {"sample": {}, "reference": {}}
+    scorer = scoring_model or model
+    if "ll" in settings.metrics and scorer.info.likelihood != "none":
+        with timer("likelihood"):
+            for source, images in (("sample", result.samples), ("reference", reference.images)):
+                ll = evaluate_likelihood(
+                    scorer, images, reference.levels, k_deq=settings.k_deq, k_bound=settings.k_bound,
+                    seed=settings.seed, batch_size=settings.batch_size, device=device, progress=progress,
+                    per_dim=source == "sample",
+                )
+                result.likelihood[source] = ll
+                result.columns[source].update(log_px=ll.log_px, bpd=ll.bpd)
+        progress.partial(("likelihood", result.likelihood))
+    feature_metrics = set(settings.metrics) - {"ll"}
+    if feature_metrics:
+        _feature_stage(result, reference, settings, feature_metrics, device, timer, progress)
+    result.metrics.update(_likelihood_summaries(result))
+    return result
+
+
+def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationSettings, wanted: set[str],
+                   device, timer: "_Timer", progress: Progress) -> None:
+    extractor = get_extractor(settings.features, **settings.feature_options)
+    with timer("features"):
+        real = extract_features(extractor, reference.images, reference.levels, device=device, progress=progress)
+        fake = extract_features(extractor, result.samples, reference.levels, device=device, progress=progress)
+    convention = f"{extractor.name} features (d={real.features.shape[1]})"
+    n_real, n_fake = len(real.features), len(fake.features)
+    sizes = {"n_real": n_real, "n_fake": n_fake, "convention": convention}
+    with timer("metrics"):
+        progress.update(0, len(wanted), "metrics")
+        if "fid" in wanted:
+            fid = M.frechet_distance_with_interval(real.features, fake.features, seed=settings.seed)
+            result.metrics["fid"] = {**fid, **sizes}
+        if "kid" in wanted:
+            kid = M.kid(real.features, fake.features, seed=settings.seed, device=device)
+            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, **sizes}
+        if "is" in wanted and fake.logits is not None:
+            score = M.inception_score(fake.logits)
+            result.metrics["is"] = {"value": score.mean, "std": score.std, "n_fake": n_fake, "convention": f"{extractor.name} logits"}
+        if "pr" in wanted:
+            pr = M.precision_recall(real.features, fake.features, k=settings.k_pr, device=device,
+                                    memory_budget=settings.memory_budget)
+            result.metrics["precision"] = {"value": pr.precision, "k": settings.k_pr, **sizes}
+            result.metrics["recall"] = {"value": pr.recall, "k": settings.k_pr, **sizes}
+            result.columns["sample"].update(realism=pr.realism, in_manifold=pr.fake_in_real)
+            result.columns["reference"].update(in_manifold=pr.real_in_fake)
+        if "dc" in wanted:
+            dc = M.density_coverage(real.features, fake.features, k=settings.k_dc, device=device,
+                                    memory_budget=settings.memory_budget)
+            result.metrics["density"] = {"value": dc.density, "k": settings.k_dc, **sizes}
+            result.metrics["coverage"] = {"value": dc.coverage, "k": settings.k_dc, **sizes}
+        nearest = M.nearest_real(fake.features, real.features, k=1, device=device, memory_budget=settings.memory_budget)
+        result.columns["sample"].update(nn_id=nearest.indices[:, 0].astype(np.int64), nn_distance=nearest.distances[:, 0])
+        result.real_nn_distance = M.nearest_real(
+            real.features, real.features, k=1, exclude_self=True, device=device, memory_budget=settings.memory_budget
+        ).distances[:, 0]
+    projection = pca_projection(real.features, fake.features)
+    for source, xy in zip(("reference", "sample"), projection):
+        result.columns[source].update(proj_x=xy[:, 0], proj_y=xy[:, 1])
+    progress.partial(("metrics", result.metrics))
+
+
+def pca_projection(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project both sets on the two leading principal axes of the *real* features (a fixed frame)."""
+    mean = real.mean(0, dtype=np.float64)
+    _, _, vt = np.linalg.svd(real - mean, full_matrices=False)
+    axes = vt[:2].T
+    return ((real - mean) @ axes).astype(np.float32), ((fake - mean) @ axes).astype(np.float32)
+
+
+def _likelihood_summaries(result: Evaluation) -> dict[str, dict[str, Any]]:
+    return {
+        f"mean_bpd_{source}": {
+            "value": ll.mean_bpd,
+            "mean_nats": ll.mean_nats,
+            "n": len(ll.log_px),
+            "convention": ll.convention.describe(),
+        }
+        for source, ll in result.likelihood.items()
+    }
+
+
+class _Timer:
+    """Seconds per stage, accumulated into ``timings``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, stage: str) -> "_Timer":
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self._stage] = self.timings.get(self._stage, 0.0) + time.perf_counter() - self._start

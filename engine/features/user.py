@@ -1,0 +1,49 @@
+"""User feature extractors: a TorchScript archive (.pt) or a torch.export program (.pt2).
+
+The network takes float32 images in [0, 1] of shape (N, C, H, W) (display values x/(L-1)) and
+returns features (N, d) or a tuple (features (N, d), logits (N, k)). Neither format runs
+arbitrary Python on load, so no trust flag is needed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ..errors import CheckpointError
+from .extractor import FeatureExtractor, file_sha256
+
+SUFFIXES = (".pt", ".pt2")
+PREPROCESSING = "display values x/(L-1) in [0,1], float32 (N,C,H,W), passed unchanged to the user network"
+
+
+def _load_module(path: str) -> torch.nn.Module:
+    if path.endswith(".pt2"):
+        return torch.export.load(path).module()  # traced in the mode it was exported in; no .eval()
+    return torch.jit.load(path, map_location="cpu").eval()
+
+
+def load(path: str | os.PathLike) -> FeatureExtractor:
+    """A user extractor; its name is the file name, its weights hash the file's SHA-256."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: feature extractor file not found")
+    if not path.endswith(SUFFIXES):
+        raise CheckpointError(
+            f"{path}: a feature extractor file must be TorchScript (.pt) or torch.export (.pt2)"
+        )
+    try:
+        module = _load_module(path)
+    except Exception as error:  # torch raises many types for foreign or corrupt archives
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        how = "torch.export.save(torch.export.export(net, (x,)), PATH)" if path.endswith(".pt2") else (
+            "torch.jit.script(net).save(PATH)"
+        )
+        raise CheckpointError(f"{path}: cannot load as a feature extractor ({first_line}); save it with {how}") from None
+    return FeatureExtractor(
+        name=os.path.basename(path),
+        module=module,
+        weights_hash=file_sha256(path),
+        preprocessing=PREPROCESSING,
+    )

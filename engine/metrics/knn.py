@@ -1,0 +1,292 @@
+"""Exact k-nearest neighbours in tiles within a memory budget: never an N×N matrix.
+
+Squared distances come from the expansion ‖a‖² + ‖b‖² − 2a·b in float32, one matrix product per tile, on
+points first centred in float64 so that the expansion cancels little. Their rounding error is bounded
+(:func:`rounding_bound`), and every decision that falls within that bound — which candidates are the k
+nearest, whether a pair lies inside a ball — is settled on distances recomputed in float64 from the
+caller's features as Σ(a − b)². The answers are therefore the same on the CPU and on a GPU and for every
+tile size (memory budget); only exact ties between different neighbours may pick different indices.
+A point's own distance is excluded from its k-NN radius by index, never by testing for zero, so
+duplicated points count as the neighbours they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..device import is_out_of_memory
+from ..progress import Progress
+from .blas import matmul
+
+DEFAULT_MEMORY_BUDGET = 1 << 30
+# Working memory per pair of a tile: the float32 distances, a float32 scratch tile, slack for top-k temporaries.
+BYTES_PER_PAIR = 12
+# Float32 candidates kept per row beyond k, so that the exact k nearest are almost always among them.
+CANDIDATE_MARGIN = 4
+UNIT_ROUNDOFF = 2.0**-24
+_MIN_BUDGET = 1 << 20
+
+
+def rounding_bound(dim: int) -> float:
+    """γ such that a float32 tile distance is within γ·(‖a‖² + ‖b‖²) of the exact one (centred points).
+
+    The worst case over every summation order grows like dim·u, but BLAS kernels accumulate in blocks and
+    the rounding errors of centred data do not line up: their observed error stays below √dim·u, and the
+    tests check it against this bound with a tenfold margin. 8√dim·u covers the product, 32u the norms,
+    the centring and the two additions.
+    """
+    return (8.0 * math.sqrt(dim) + 32.0) * UNIT_ROUNDOFF
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """One feature set prepared for tiles."""
+
+    exact: torch.Tensor  # (N, d) the caller's values, float32 or float64: exact distances come from these
+    work: torch.Tensor  # (N, d) float32, centred on the joint mean: the operand of the tile products
+    norms: torch.Tensor  # (N,) float32 squared norms of ``work``
+
+    @property
+    def n(self) -> int:
+        return int(self.exact.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.exact.shape[1])
+
+
+def prepare_points(sets: Sequence[torch.Tensor], memory_budget: int) -> list[PointSet]:
+    """Centre all sets on their joint mean (float64) and keep float32 copies for the tile products."""
+    dim = sets[0].shape[1]
+    device = sets[0].device
+    rows = max(1, memory_budget // (dim * 8 * 3))
+    total = torch.zeros(dim, dtype=torch.float64, device=device)
+    for x in sets:
+        for start in range(0, x.shape[0], rows):
+            total += x[start : start + rows].to(torch.float64).sum(0)
+    shift = total / sum(x.shape[0] for x in sets)
+    prepared = []
+    for x in sets:
+        work = torch.empty(x.shape, dtype=torch.float32, device=device)
+        norms = torch.empty(x.shape[0], dtype=torch.float32, device=device)
+        for start in range(0, x.shape[0], rows):
+            chunk = (x[start : start + rows].to(torch.float64) - shift).to(torch.float32)
+            work[start : start + rows] = chunk
+            norms[start : start + rows] = chunk.to(torch.float64).square().sum(1).to(torch.float32)
+        prepared.append(PointSet(exact=x, work=work, norms=norms))
+    return prepared
+
+
+def exact_sq_distances(
+    a: torch.Tensor, a_index: torch.Tensor, b: torch.Tensor, b_index: torch.Tensor, memory_budget: int
+) -> torch.Tensor:
+    """Σ(a_i − b_j)² in float64 for the given index pairs (exactly 0 for identical points)."""
+    out = torch.empty(a_index.shape[0], dtype=torch.float64, device=a.device)
+    step = max(1, memory_budget // (a.shape[1] * 8 * 3))
+    for start in range(0, a_index.shape[0], step):
+        stop = start + step
+        diff = a[a_index[start:stop]].to(torch.float64) - b[b_index[start:stop]].to(torch.float64)
+        out[start:stop] = diff.square_().sum(1)
+    return out
+
+
+def tile_side(memory_budget: int) -> int:
+    """Side of the square tiles that keep a pass within ``memory_budget`` bytes of working memory."""
+    return max(1, math.isqrt(memory_budget // BYTES_PER_PAIR))
+
+
+def tile_slices(n: int, side: int) -> list[slice]:
+    return [slice(start, min(start + side, n)) for start in range(0, n, side)]
+
+
+class Tiles:
+    """Float32 squared-distance tiles between row points and column points, in two reused buffers."""
+
+    def __init__(self, rows: PointSet, cols: PointSet, memory_budget: int) -> None:
+        side = tile_side(memory_budget)
+        self.rows, self.cols = rows, cols
+        self.row_slices = tile_slices(rows.n, side)
+        self.col_slices = tile_slices(cols.n, side)
+        size = min(side, rows.n) * min(side, cols.n)
+        self._distances = torch.empty(size, dtype=torch.float32, device=rows.work.device)
+        self._scratch = torch.empty(size, dtype=torch.float32, device=rows.work.device)
+        self.gamma = rounding_bound(rows.dim)
+        self._row_max = torch.stack([rows.norms[s].max() for s in self.row_slices]).tolist()
+        self._col_max = torch.stack([cols.norms[s].max() for s in self.col_slices]).tolist()
+
+    def pairs(self, symmetric: bool = False) -> list[tuple[int, int]]:
+        """Tile index pairs; ``symmetric`` (rows and columns are the same set) keeps j ≥ i only."""
+        return [
+            (i, j)
+            for i in range(len(self.row_slices))
+            for j in range(i if symmetric else 0, len(self.col_slices))
+        ]
+
+    def distances(self, i: int, j: int) -> torch.Tensor:
+        """Approximate squared distances of tile (i, j), valid until the next call."""
+        rs, cs = self.row_slices[i], self.col_slices[j]
+        d = self._distances[: (rs.stop - rs.start) * (cs.stop - cs.start)].view(rs.stop - rs.start, cs.stop - cs.start)
+        matmul(self.rows.work[rs], self.cols.work[cs].T, out=d)
+        torch.add(self.rows.norms[rs, None], d, alpha=-2, out=d)
+        return d.add_(self.cols.norms[None, cs])
+
+    def scratch(self, like: torch.Tensor) -> torch.Tensor:
+        return self._scratch[: like.numel()].view(like.shape)
+
+    def delta(self, i: int, j: int) -> float:
+        """Bound on the rounding error of every distance in tile (i, j)."""
+        return self.gamma * (self._row_max[i] + self._col_max[j])
+
+
+class Steps:
+    """Counts tiles for a progress object and honours cancellation between them."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total, self.done = progress, max(total, 1), 0
+
+    def __call__(self, stage: str) -> None:
+        self.done += 1
+        self.progress.update(self.done, self.total, stage)
+        self.progress.check()
+
+
+class Candidates:
+    """The kc smallest float32 distances seen so far for each query row, with their column indices."""
+
+    def __init__(self, n: int, kc: int, device: torch.device) -> None:
+        self.kc = kc
+        self.values = torch.full((n, kc), math.inf, dtype=torch.float32, device=device)
+        self.indices = torch.full((n, kc), -1, dtype=torch.int64, device=device)
+
+    def offer_tile(self, rows: slice, tile: torch.Tensor, col_start: int, dim: int = 1) -> None:
+        """Merge a tile's smallest values per row (``dim=1``) or per column (``dim=0``: the transposed half
+        of a symmetric tile, whose columns are then the query rows)."""
+        values, positions = tile.topk(min(self.kc, tile.shape[dim]), dim=dim, largest=False, sorted=False)
+        if dim == 0:
+            values, positions = values.T, positions.T
+        merged_values = torch.cat([self.values[rows], values], 1)
+        merged_indices = torch.cat([self.indices[rows], positions + col_start], 1)
+        best, where = merged_values.topk(self.kc, dim=1, largest=False, sorted=False)
+        self.values[rows] = best
+        self.indices[rows] = merged_indices.gather(1, where)
+
+    def finish(
+        self, query: PointSet, ref: PointSet, k: int, *, exclude_self: bool, memory_budget: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact squared distances (float64, ascending) and indices of the k nearest for every query row.
+
+        The candidates are re-measured exactly. A row is certified when its exact k-th distance cannot be
+        beaten by any point that lost the float32 selection (whose exact distance is at least the kc-th
+        float32 value minus the rounding bound); the rare uncertified rows are rescanned.
+        """
+        n, kc = self.indices.shape
+        rows = torch.arange(n, device=self.indices.device).repeat_interleave(kc)
+        exact = exact_sq_distances(query.exact, rows, ref.exact, self.indices.reshape(-1).clamp_min(0), memory_budget)
+        exact = exact.view(n, kc).masked_fill(self.indices < 0, math.inf)
+        by_index = self.indices.argsort(dim=1)
+        indices, exact = self.indices.gather(1, by_index), exact.gather(1, by_index)
+        order = exact.argsort(dim=1, stable=True)[:, :k]
+        d2, indices = exact.gather(1, order), indices.gather(1, order)
+        if kc < ref.n - int(exclude_self):
+            gamma = rounding_bound(query.dim)
+            delta = gamma * (query.norms.to(torch.float64) + float(ref.norms.max()))
+            floor = (self.values.max(dim=1).values.to(torch.float64) - delta).clamp_min(0.0)
+            uncertified = (d2[:, k - 1] > floor).nonzero().squeeze(1)
+            if uncertified.numel():
+                d2[uncertified], indices[uncertified] = _rescan(
+                    query, ref, uncertified, d2[uncertified, k - 1], k, exclude_self, memory_budget
+                )
+        return d2, indices
+
+
+def _rescan(
+    query: PointSet,
+    ref: PointSet,
+    rows: torch.Tensor,
+    limit2: torch.Tensor,
+    k: int,
+    exclude_self: bool,
+    memory_budget: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact k nearest for a few rows: every column whose float32 distance could lie within ``limit2``
+    (an exact upper bound of the k-th distance) is re-measured exactly."""
+    gamma = rounding_bound(query.dim)
+    reach = limit2 + gamma * (query.norms[rows].to(torch.float64) + float(ref.norms.max()))
+    threshold = (reach * (1 + 4 * UNIT_ROUNDOFF)).to(torch.float32)
+    side = tile_side(memory_budget)
+    hit_rows, hit_cols = [], []
+    for chunk in tile_slices(rows.numel(), side):
+        picked = rows[chunk]
+        work, norms = query.work[picked], query.norms[picked]
+        for cs in tile_slices(ref.n, side):
+            d = matmul(work, ref.work[cs].T)
+            d = torch.add(norms[:, None], d, alpha=-2).add_(ref.norms[None, cs])
+            near = d <= threshold[chunk, None]
+            if exclude_self:
+                own = picked - cs.start
+                inside = (own >= 0) & (own < cs.stop - cs.start)
+                near[inside.nonzero().squeeze(1), own[inside]] = False
+            r, c = near.nonzero(as_tuple=True)
+            hit_rows.append(r + chunk.start)
+            hit_cols.append(c + cs.start)
+    r, c = torch.cat(hit_rows), torch.cat(hit_cols)
+    d2 = exact_sq_distances(query.exact, rows[r], ref.exact, c, memory_budget)
+    r_np, c_np, d_np = r.cpu().numpy(), c.cpu().numpy(), d2.cpu().numpy()
+    order = np.lexsort((c_np, d_np, r_np))
+    r_np, c_np, d_np = r_np[order], c_np[order], d_np[order]
+    starts = np.searchsorted(r_np, np.arange(rows.numel()))
+    take = (starts[:, None] + np.arange(k)[None, :]).reshape(-1)
+    device = rows.device
+    return (
+        torch.from_numpy(d_np[take].reshape(-1, k)).to(device),
+        torch.from_numpy(c_np[take].reshape(-1, k)).to(device),
+    )
+
+
+def self_knn(points: PointSet, k: int, *, memory_budget: int, steps: Steps, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact k nearest neighbours of every point within its own set, itself excluded by index.
+
+    Each unordered pair of tiles is computed once and serves both sides.
+    """
+    tiles = Tiles(points, points, memory_budget)
+    candidates = Candidates(points.n, min(k + CANDIDATE_MARGIN, points.n - 1), points.work.device)
+    for i, j in tiles.pairs(symmetric=True):
+        d = tiles.distances(i, j)
+        rs, cs = tiles.row_slices[i], tiles.col_slices[j]
+        if i == j:
+            d.fill_diagonal_(math.inf)
+        candidates.offer_tile(rs, d, cs.start, dim=1)
+        if i != j:
+            candidates.offer_tile(cs, d, rs.start, dim=0)
+        steps(stage)
+    return candidates.finish(points, points, k, exclude_self=True, memory_budget=memory_budget)
+
+
+def self_tile_count(n: int, memory_budget: int) -> int:
+    blocks = len(tile_slices(n, tile_side(memory_budget)))
+    return blocks * (blocks + 1) // 2
+
+
+def cross_tile_count(n_rows: int, n_cols: int, memory_budget: int) -> int:
+    side = tile_side(memory_budget)
+    return len(tile_slices(n_rows, side)) * len(tile_slices(n_cols, side))
+
+
+def with_memory_backoff(compute: Callable[[int], object], memory_budget: int) -> object:
+    """Run ``compute(budget)``, halving the budget on out-of-memory (results do not depend on it)."""
+    budget = memory_budget
+    while True:
+        try:
+            return compute(budget)
+        except (RuntimeError, MemoryError) as error:
+            if not (isinstance(error, MemoryError) or is_out_of_memory(error)) or budget // 2 < _MIN_BUDGET:
+                raise
+            budget //= 2
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
