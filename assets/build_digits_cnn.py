@@ -2,7 +2,8 @@
 
 Trains on the digits train split (open_data(None).split("train", seed=0)) on the CPU with a fixed
 seed, reports accuracy on the test split, and writes safetensors with the recipe in its metadata.
-Reruns on one machine give the same file; other CPUs may differ in the last bits.
+It trains on one thread, so reruns give the same file whatever the core count; another CPU
+(instruction set, BLAS) may differ in the last bits of the weights.
 """
 
 from __future__ import annotations
@@ -69,23 +70,22 @@ def accuracy(model: DigitsCNN, dataset: Dataset) -> float:
     return float((logits.argmax(dim=1) == y).double().mean())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genloupe.assets.build_digits_cnn", description=__doc__)
-    parser.add_argument("--out", default=default_weights_path(), help="safetensors file to write")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    torch.use_deterministic_algorithms(True)
-    digits = open_data(None)
-    train, test = digits.split("train", seed=0), digits.split("test", seed=0)
-    model = train_digits_cnn(train, epochs=args.epochs, seed=args.seed)
+def build(out: str, *, epochs: int = EPOCHS, seed: int = 0) -> dict[str, str]:
+    """Train, evaluate and write the weights; returns the recipe stored in the file's metadata."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # sums split across threads would make the bits depend on the core count
+    try:
+        digits = open_data(None)
+        train, test = digits.split("train", seed=0), digits.split("test", seed=0)
+        model = train_digits_cnn(train, epochs=epochs, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
     recipe = {
         "format": "genloupe-digits-cnn",
         "version": "1",
         "data": f"digits train split (seed 0, {len(train)} images, checksum {digits.checksum()[:16]})",
-        "epochs": str(args.epochs),
-        "seed": str(args.seed),
+        "epochs": str(epochs),
+        "seed": str(seed),
         "train_accuracy": f"{accuracy(model, train):.4f}",
         "test_accuracy": f"{accuracy(model, test):.4f}",
         "test_images": str(len(test)),
@@ -93,7 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     state = {key: value.contiguous() for key, value in model.state_dict().items()}
     # one metadata entry: safetensors writes several in arbitrary order, and the file hash matters
-    save_file(state, args.out, metadata={"genloupe": json.dumps(recipe, sort_keys=True)})
+    save_file(state, out, metadata={"genloupe": json.dumps(recipe, sort_keys=True)})
+    return recipe
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m genloupe.assets.build_digits_cnn", description=__doc__)
+    parser.add_argument("--out", default=default_weights_path(), help="safetensors file to write")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    recipe = build(args.out, epochs=args.epochs, seed=args.seed)
     print(json.dumps({"out": args.out, **recipe}, indent=1))
     return 0
 

@@ -17,6 +17,7 @@ import numpy as np
 from . import metrics as M
 from .data import Dataset
 from .device import resolve_device
+from .errors import MetricError
 from .features import extract_features, get_extractor
 from .likelihood import LikelihoodResult, evaluate_likelihood
 from .models.base import GenerativeModel
@@ -24,6 +25,7 @@ from .progress import Progress, null_progress
 from .sampling import draw_samples
 
 ALL_METRICS = ("ll", "fid", "kid", "is", "pr", "dc")
+FID_SUBSETS = 5  # disjoint subsets behind FID's interval (used when each holds at least 20 samples)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def evaluate(
     progress = progress or null_progress()
     unknown = set(settings.metrics) - set(ALL_METRICS)
     if unknown:
-        raise M.MetricError(f"unknown metrics {', '.join(sorted(unknown))}; choose from {', '.join(ALL_METRICS)}")
+        raise MetricError(f"unknown metrics {', '.join(sorted(unknown))}; choose from {', '.join(ALL_METRICS)}")
     device = resolve_device(settings.device)
     timer = _Timer()
     result = Evaluation(
@@ -126,37 +128,50 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
     n_real, n_fake = len(real.features), len(fake.features)
     sizes = {"n_real": n_real, "n_fake": n_fake, "convention": convention}
     with timer("metrics"):
-        progress.update(0, len(wanted), "metrics")
+        smallest = min(n_real, n_fake)
         if "fid" in wanted:
-            fid = M.frechet_distance_with_interval(real.features, fake.features, seed=settings.seed)
-            result.metrics["fid"] = {**fid, **sizes}
+            fid = M.frechet_distance(real.features, fake.features, subsets=FID_SUBSETS if smallest >= 20 * FID_SUBSETS else 0,
+                                     seed=settings.seed, device=device, memory_budget=settings.memory_budget)
+            result.metrics["fid"] = {"value": fid.value, **_interval(fid.interval), "value_infinity": fid.value_infinity, **sizes}
         if "kid" in wanted:
-            kid = M.kid(real.features, fake.features, seed=settings.seed, device=device)
-            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, **sizes}
+            kid = M.kid(real.features, fake.features, subset_size=min(1000, smallest), seed=settings.seed, device=device,
+                        memory_budget=settings.memory_budget)
+            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, **_interval(kid.interval), **sizes}
         if "is" in wanted and fake.logits is not None:
-            score = M.inception_score(fake.logits)
-            result.metrics["is"] = {"value": score.mean, "std": score.std, "n_fake": n_fake, "convention": f"{extractor.name} logits"}
-        if "pr" in wanted:
-            pr = M.precision_recall(real.features, fake.features, k=settings.k_pr, device=device,
-                                    memory_budget=settings.memory_budget)
-            result.metrics["precision"] = {"value": pr.precision, "k": settings.k_pr, **sizes}
-            result.metrics["recall"] = {"value": pr.recall, "k": settings.k_pr, **sizes}
+            score = M.inception_score(fake.logits, splits=min(10, n_fake))
+            result.metrics["is"] = {"value": score.mean, "std": score.std, "n_fake": n_fake,
+                                    "convention": f"{extractor.name} logits, {min(10, n_fake)} splits"}
+        manifold = M.manifold_metrics(
+            real.features, fake.features, k_pr=settings.k_pr if "pr" in wanted else None,
+            k_dc=settings.k_dc if "dc" in wanted else None, k_nn=1, device=device,
+            memory_budget=settings.memory_budget, progress=progress,
+        )
+        if manifold.precision_recall is not None:
+            pr = manifold.precision_recall
+            result.metrics["precision"] = {"value": pr.precision, "k": pr.k, **_interval(pr.precision_interval), **sizes}
+            result.metrics["recall"] = {"value": pr.recall, "k": pr.k, **_interval(pr.recall_interval), **sizes}
             result.columns["sample"].update(realism=pr.realism, in_manifold=pr.fake_in_real)
             result.columns["reference"].update(in_manifold=pr.real_in_fake)
-        if "dc" in wanted:
-            dc = M.density_coverage(real.features, fake.features, k=settings.k_dc, device=device,
-                                    memory_budget=settings.memory_budget)
-            result.metrics["density"] = {"value": dc.density, "k": settings.k_dc, **sizes}
-            result.metrics["coverage"] = {"value": dc.coverage, "k": settings.k_dc, **sizes}
-        nearest = M.nearest_real(fake.features, real.features, k=1, device=device, memory_budget=settings.memory_budget)
+        if manifold.density_coverage is not None:
+            dc = manifold.density_coverage
+            result.metrics["density"] = {"value": dc.density, "k": dc.k, **_interval(dc.density_interval), **sizes}
+            result.metrics["coverage"] = {"value": dc.coverage, "k": dc.k, **_interval(dc.coverage_interval), **sizes}
+        nearest = manifold.nearest
         result.columns["sample"].update(nn_id=nearest.indices[:, 0].astype(np.int64), nn_distance=nearest.distances[:, 0])
-        result.real_nn_distance = M.nearest_real(
-            real.features, real.features, k=1, exclude_self=True, device=device, memory_budget=settings.memory_budget
-        ).distances[:, 0]
+        # each real image's nearest *other* real image: the second neighbour of the set with itself
+        result.real_nn_distance = M.nearest_real(real.features, real.features, k=2, device=device,
+                                                 memory_budget=settings.memory_budget).distances[:, 1]
     projection = pca_projection(real.features, fake.features)
     for source, xy in zip(("reference", "sample"), projection):
         result.columns[source].update(proj_x=xy[:, 0], proj_y=xy[:, 1])
     progress.partial(("metrics", result.metrics))
+
+
+def _interval(interval: M.Interval | None) -> dict[str, Any]:
+    """A metric's interval as the 'ci' and 'method' entries (nothing when there is none)."""
+    if interval is None:
+        return {}
+    return {"ci": [interval.low, interval.high], "method": f"{interval.level:.0%} interval, {interval.method}"}
 
 
 def pca_projection(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

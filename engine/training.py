@@ -3,8 +3,9 @@
 The loop is generic: each family supplies ``training_loss(x, generator)`` in nats per dimension
 (-log P(x)/D for discrete models, the dequantized -log p(y)/D + ln L for continuous ones), so the
 validation loss divided by ln 2 is bits/dim on the engine's scale. A family may also supply
-``init_from_data(x, generator)`` (data-dependent initialization, called once before training), or a
-classmethod ``fit`` that replaces the loop altogether (the hybrid does).
+``init_from_data(x, generator)`` (data-dependent initialization, called once before training) and a
+class attribute ``training_defaults`` (its own learning rate, patience, ...), or a classmethod
+``fit`` that replaces the loop altogether (the hybrid does).
 
 Deterministic for a seed on the CPU: weights are initialized under a forked global RNG seeded with
 ``seed``, and shuffling and noise come from explicit generators.
@@ -72,7 +73,8 @@ def train_model(
     """A trained model of ``family`` (eval mode, best validation weights) and its report.
 
     ``config`` overrides the family's ``default_config`` and may carry the loop's settings
-    (:data:`TRAINING_DEFAULTS`); ``epochs`` overrides the configured maximum.
+    (:data:`TRAINING_DEFAULTS`, then the family's ``training_defaults``); ``epochs`` overrides the
+    configured maximum.
     """
     progress = progress or null_progress()
     if family not in family_names():
@@ -86,7 +88,8 @@ def train_model(
         model = cls.fit(train, val, config=merged, epochs=epochs, seed=seed, device=target, progress=progress)
         report_epochs, best_epoch, history, settings = None, None, [], {}
     else:
-        settings = {key: merged.pop(key, value) for key, value in TRAINING_DEFAULTS.items()}
+        defaults = {**TRAINING_DEFAULTS, **getattr(cls, "training_defaults", {})}
+        settings = {key: merged.pop(key, value) for key, value in defaults.items()}
         if epochs is not None:
             settings["epochs"] = int(epochs)
         model, history = _fit(cls, train, val, merged, settings, seed, target, progress)
@@ -184,8 +187,8 @@ def _fit(
         else:
             waited += 1
             if waited >= settings["patience"]:
+                progress.update(total, total, "train")  # stopped early: the bar ends here
                 break
-    progress.update(total, total, "train")
     model.load_state_dict(best_state)
     return model, history
 

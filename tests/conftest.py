@@ -1,12 +1,18 @@
-"""Test-wide setup: Qt runs headless (set before any QApplication exists); torch uses one thread.
+"""Test-wide setup: Qt runs headless (set before any QApplication exists), caches and settings live in a
+scratch folder, torch uses one thread.
 
 One intra-op thread keeps the small test networks fast and timing-stable on a loaded 2-core
 machine (two threads made them 7-10x slower under contention; the numbers are identical).
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Caches, settings and autosaved sessions go to a throwaway folder, never the user's own.
+_scratch = tempfile.mkdtemp(prefix="genloupe-tests-")
+os.environ["GENLOUPE_CACHE_DIR"] = os.path.join(_scratch, "cache")
+os.environ["GENLOUPE_CONFIG_DIR"] = os.path.join(_scratch, "config")
 
 import torch  # noqa: E402  (after the environment is set)
 

@@ -94,10 +94,6 @@ class SampleListModel(QAbstractListModel):
     def n(self) -> int:
         return 0 if self._source is None else len(self._source)
 
-    @property
-    def levels(self) -> int:
-        return 256 if self._source is None else self._source.levels
-
     def set_data(
         self,
         images: np.ndarray,
@@ -169,7 +165,7 @@ class SampleListModel(QAbstractListModel):
 
     # -- filter and order ----------------------------------------------------------------------
     def set_visible(self, ids: Iterable[int] | np.ndarray) -> None:
-        """Show these ids (in this order, unless a sort is set): the filter is one model reset."""
+        """Show these distinct ids (in this order, unless a sort is set): one model reset."""
         ids = self.checked_ids(ids)
         self.beginResetModel()
         self._given = ids
@@ -277,9 +273,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setBrush(colour)
             painter.drawRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
 
-        # The view's ratio, not painter.device()'s: shiboken may wrap that pointer anew each paint.
-        dpr = option.widget.devicePixelRatioF() if option.widget is not None else 1.0
-        pixmap = model.pixmap(index.row(), dpr)
+        pixmap = model.pixmap(index.row(), painter.device().devicePixelRatioF())
         size = pixmap.deviceIndependentSize().toSize()
         image_rect = QRect(QPoint(0, 0), size)
         image_rect.moveCenter(rect.center())
@@ -338,7 +332,6 @@ class _GridView(QListView):
 
     def __init__(self, grid: SampleGrid) -> None:
         super().__init__(grid)
-        self._grid = grid
         self.mouse_pos: QPoint | None = None  # in viewport coordinates, None when outside
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
@@ -354,6 +347,12 @@ class _GridView(QListView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMouseTracking(True)
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_Hover)
+
+    @property
+    def _grid(self) -> SampleGrid:
+        # Looked up, not stored: a Python reference cycle would leave the grid to the cyclic
+        # garbage collector, which may delete the widget in the middle of another paint.
+        return self.parent()
 
     def keyPressEvent(self, event) -> None:  # noqa: ANN001 (QKeyEvent)
         if self._grid.handle_key(event.key(), event.modifiers()):

@@ -16,9 +16,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Export a model as log_prob.pt2, sample.pt2 and meta.json. The bundle is reopened and "
         "compared with the model (same samples and log-likelihoods for one seed) before it counts as written.",
     )
-    parser.add_argument("checkpoint", help="a GenLoupe checkpoint, or an adapter .py with --trust-code; PATH#head picks a head")
+    parser.add_argument("checkpoint",
+                        help="a GenLoupe checkpoint, or an adapter .py with --trust-code; PATH#head picks a head")
     parser.add_argument("--out", type=Path, required=True, help="bundle to write: a folder, or a file ending in .zip")
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"fixed batch of the programs (default {DEFAULT_BATCH})")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                        help=f"fixed batch of the programs (default {DEFAULT_BATCH})")
     parser.add_argument("--k", type=int, default=None, help="draws of a bound estimator (IWAE-K; default the model's K)")
     parser.add_argument("--trust-code", action="store_true", help="allow a Python adapter file to run")
     parser.set_defaults(run=run)

@@ -50,7 +50,9 @@ def likelihood_text(summary: dict[str, Any]) -> str:
     if kind == "none":
         return "none (samples only)"
     what = "discrete log P(x)" if summary["discrete"] else "continuous density on [0,1]^D"
-    estimator = f"{summary['estimator']}-{summary['bound_k']}" if kind == "lower_bound" and summary["bound_k"] else summary["estimator"]
+    estimator = summary["estimator"]
+    if kind == "lower_bound" and summary["bound_k"]:
+        estimator = f"{estimator}-{summary['bound_k']}"
     return f"{kind.replace('_', ' ')} ({', '.join(filter(None, [estimator, what]))})"
 
 

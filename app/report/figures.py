@@ -23,6 +23,7 @@ from genloupe.widgets.quality_scatter import QualityScatter
 from .model import ReportData, SourceData
 
 FIGURE_SIZE = (760, 420)  # logical pixels (CSS px in the HTML)
+MANIFOLD_SIZE = (760, 600)  # both axes share one scale there: a squarer plot wastes less of it
 SCALE = 2  # device pixels per logical pixel in the PNG
 REAL_NAME, SAMPLE_NAME = "held-out real", "samples"
 
@@ -49,22 +50,21 @@ def ensure_application() -> QtWidgets.QApplication:
     return app
 
 
-def render_figures(data: ReportData, size: tuple[int, int] = FIGURE_SIZE) -> list[Figure]:
+def render_figures(data: ReportData) -> list[Figure]:
     """Every figure the session's columns allow: histograms, manifold view, likelihood against quality."""
     ensure_application()
     samples = data.sources.get("sample")
     reference = data.sources.get("reference")
     makers: list[Callable[[], Figure | None]] = [
-        lambda: _histogram(samples, reference, data.convention, size),
-        lambda: _manifold(samples, reference, size),
-        lambda: _quality(samples, size),
+        lambda: _histogram(samples, reference, data.convention),
+        lambda: _manifold(samples, reference),
+        lambda: _quality(samples),
     ]
     with _light_palette():
         return [figure for make in makers if (figure := make()) is not None]
 
 
-def _histogram(samples: SourceData | None, reference: SourceData | None, convention: str,
-               size: tuple[int, int]) -> Figure | None:
+def _histogram(samples: SourceData | None, reference: SourceData | None, convention: str) -> Figure | None:
     sets, colours = {}, {}
     for name, source, colour in ((REAL_NAME, reference, theme.REAL), (SAMPLE_NAME, samples, theme.GENERATED)):
         if source is not None and "bpd" in source.columns and np.isfinite(source.columns["bpd"]).any():
@@ -73,16 +73,15 @@ def _histogram(samples: SourceData | None, reference: SourceData | None, convent
         return None
     view = HistogramView()
     view.set_sets(sets, convention=convention, colours=colours)
+    described = {REAL_NAME: "held-out real image (blue)", SAMPLE_NAME: "sample (orange)"}
     caption = (
-        "Bits per dimension of every " + " and every ".join(
-            {"held-out real": "held-out real image (blue)", "samples": "sample (orange)"}[name] for name in sets)
-        + ", each as a share of its own set. Lower bits/dim means higher likelihood."
-        + (f" Convention: {convention}." if convention else "")
+        f"Bits per dimension of every {' and every '.join(described[name] for name in sets)}, each as a share of "
+        "its own set. Lower bits/dim means higher likelihood." + (f" Convention: {convention}." if convention else "")
     )
-    return _render("likelihood-histogram", "Likelihood histograms", caption, view, size)
+    return _render("likelihood-histogram", "Likelihood histograms", caption, view, FIGURE_SIZE)
 
 
-def _manifold(samples: SourceData | None, reference: SourceData | None, size: tuple[int, int]) -> Figure | None:
+def _manifold(samples: SourceData | None, reference: SourceData | None) -> Figure | None:
     if samples is None or not {"proj_x", "proj_y"} <= samples.columns.keys():
         return None
     has_reference = reference is not None and {"proj_x", "proj_y"} <= reference.columns.keys()
@@ -102,10 +101,10 @@ def _manifold(samples: SourceData | None, reference: SourceData | None, size: tu
         "samples no real image vouches for (lost precision), hollow blue points are real images the model does "
         "not reach (lost recall). Sample markers grow with realism."
     )
-    return _render("manifold", "Precision and recall manifolds", caption, view, size)
+    return _render("manifold", "Precision and recall manifolds", caption, view, MANIFOLD_SIZE)
 
 
-def _quality(samples: SourceData | None, size: tuple[int, int]) -> Figure | None:
+def _quality(samples: SourceData | None) -> Figure | None:
     if samples is None or not {"bpd", "realism"} <= samples.columns.keys():
         return None
     view = QualityScatter()
@@ -115,7 +114,7 @@ def _quality(samples: SourceData | None, size: tuple[int, int]) -> Figure | None
         "red points are flagged by hand. Samples to the left and low down are the ones the likelihood ranks high "
         "and the real data rejects. The title gives the rank correlation between the two."
     )
-    return _render("likelihood-vs-quality", "Likelihood against quality", caption, view, size)
+    return _render("likelihood-vs-quality", "Likelihood against quality", caption, view, FIGURE_SIZE)
 
 
 def _xy(source: SourceData) -> np.ndarray:
@@ -123,19 +122,19 @@ def _xy(source: SourceData) -> np.ndarray:
 
 
 def _render(name: str, title: str, caption: str, view: QtWidgets.QWidget, size: tuple[int, int]) -> Figure:
-    """Lay ``view`` out at ``size`` without showing it on screen and render its plot to PNG bytes."""
-    view.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    """Lay ``view`` out at ``size``, never shown, and render its plot to PNG bytes.
+
+    Rendering a hidden widget delivers its pending resize events first, so the plot is drawn at
+    its laid-out size; nothing is shown, no event loop runs.
+    """
     view.resize(*size)
-    view.show()
-    QtWidgets.QApplication.processEvents()
+    view.layout().activate()
     plot = view.plot
     plot.plotItem.autoBtn.hide()  # the 'A' auto-range button is a control, not part of the figure
     image = QtGui.QImage(plot.size() * SCALE, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(SCALE)
     image.fill(theme.plot_colours()[0])
     QtWidgets.QWidget.render(plot, image)  # the widget's paint, not QGraphicsView's scene-only render
-    view.close()
-    view.deleteLater()
     buffer = QtCore.QBuffer()
     buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
     image.save(buffer, "PNG")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,6 +127,8 @@ class SourceData:
 
 @dataclass
 class ReportData:
+    """Everything one report shows; the renderers only format it."""
+
     title: str
     created: str  # ISO 8601, UTC
     session_path: str
@@ -138,8 +140,8 @@ class ReportData:
     sources: dict[str, SourceData]
     flagged: list[SampleCard]  # confirmed flags or notes, most likely first
     flagged_total: int  # how many there are (the list may be capped)
-    top: list[SampleCard] = field(default_factory=list)  # highest log-likelihood samples
-    bottom: list[SampleCard] = field(default_factory=list)  # lowest log-likelihood samples
+    top: list[SampleCard]  # highest log-likelihood samples, highest first
+    bottom: list[SampleCard]  # lowest log-likelihood samples, lowest first
 
     def table_sources(self) -> list[SourceData]:
         """Sources whose rows are images (samples, reference images), not auxiliary per-source columns."""
@@ -258,21 +260,23 @@ def _read_source(session: Session, name: str) -> SourceData:
     return SourceData(name, session.read_columns(name), images, levels, session.flag_rows(name), session.notes(name))
 
 
-def _likelihood_ranks(source: SourceData) -> np.ndarray | None:
-    """Each sample's place by log-likelihood: how many finite values are at least its own (0 where not finite)."""
+Ranks = tuple[np.ndarray, int] | None  # each sample's place by log-likelihood (0: not finite), and how many are finite
+
+
+def _likelihood_ranks(source: SourceData) -> Ranks:
+    """Each sample's place by log-likelihood: how many finite values are at least its own."""
     log_px = source.columns.get("log_px")
     if log_px is None:
         return None
     finite = np.sort(log_px[np.isfinite(log_px)])
-    ranks = len(finite) - np.searchsorted(finite, log_px, side="left")
-    return np.where(np.isfinite(log_px), ranks, 0)
+    places = len(finite) - np.searchsorted(finite, log_px, side="left")
+    return np.where(np.isfinite(log_px), places, 0), len(finite)
 
 
-def card(source: SourceData, idx: int, ranks: np.ndarray | None = None) -> SampleCard:
-    """The card of sample ``idx`` of ``source`` (pass ``ranks`` when making many)."""
-    ranks = _likelihood_ranks(source) if ranks is None else ranks
+def _card(source: SourceData, idx: int, ranks: Ranks) -> SampleCard:
+    """The card of sample ``idx`` of ``source``."""
     rows = [row for row in source.flags if row[0] == idx]
-    rank = None if ranks is None or ranks[idx] == 0 else (int(ranks[idx]), int(np.count_nonzero(ranks)))
+    rank = None if ranks is None or ranks[0][idx] == 0 else (int(ranks[0][idx]), ranks[1])
     return SampleCard(
         source=source.name,
         idx=int(idx),
@@ -289,7 +293,7 @@ def _flagged_cards(source: SourceData) -> list[SampleCard]:
     ids = {row[0] for row in source.flags if row[2] == "confirmed"} | set(source.notes)
     ids = {idx for idx in ids if 0 <= idx < source.n}
     ranks = _likelihood_ranks(source)
-    return [card(source, idx, ranks) for idx in sorted(ids)]
+    return [_card(source, idx, ranks) for idx in sorted(ids)]
 
 
 def _extremes(source: SourceData | None, k: int) -> tuple[list[SampleCard], list[SampleCard]]:
@@ -300,6 +304,6 @@ def _extremes(source: SourceData | None, k: int) -> tuple[list[SampleCard], list
     finite = np.flatnonzero(np.isfinite(log_px))
     order = finite[np.argsort(log_px[finite], kind="stable")]
     ranks = _likelihood_ranks(source)
-    top = [card(source, int(i), ranks) for i in order[::-1][:k]]
-    bottom = [card(source, int(i), ranks) for i in order[:k]]
+    top = [_card(source, int(i), ranks) for i in order[::-1][:k]]
+    bottom = [_card(source, int(i), ranks) for i in order[:k]]
     return top, bottom

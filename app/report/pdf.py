@@ -4,11 +4,12 @@ QTextDocument does not read data: URIs, so every image is registered as a named 
 resource and the template refers to it by that name.
 
 The document is paginated here rather than by ``QTextDocument.print_``, because Qt splits table
-rows across pages: a card would lose its numbers to the next page, a figure its caption. Every
-table shorter than KEEP_TOGETHER of a page that would straddle a page break starts a new page
-instead, with its heading. Lengths in the HTML are in the screen's logical pixels (96 per inch on
-most platforms, 72 on macOS), the unit QTextDocument lays out in; pages are drawn scaled from it
-onto A4.
+rows across pages: a card would lose its numbers to the next page, a figure its caption. A table
+that would straddle a page break starts a new page instead, with its heading, when it is shorter
+than KEEP_TOGETHER of a page or opens with a title of its own (a figure).
+
+Lengths in the HTML are in the screen's logical pixels (96 per inch on most platforms, 72 on
+macOS), the unit QTextDocument lays out in; pages are drawn scaled from it onto A4.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .model import ReportData
 
 PAGE = QtGui.QPageSize.PageSizeId.A4
 MARGIN_MM = 18.0
-KEEP_TOGETHER = 0.6  # tables shorter than this share of a page are never split
+KEEP_TOGETHER = 0.6  # tables shorter than this share of a page are never split; titled ones (figures) never
 FOOTER_POINT_SIZE = 8
 
 
@@ -88,7 +89,9 @@ def _first_bad_break(document: QtGui.QTextDocument, items: list[QtGui.QTextBlock
         if isinstance(item, QtGui.QTextTable):
             rect = layout.frameBoundingRect(item)
             straddles = rect.top() // page != (rect.bottom() - 1) // page
-            if straddles and natural[i] < KEEP_TOGETHER * page and _lead_in(items, i) not in broken:
+            titled = item.firstCursorPosition().block().blockFormat().headingLevel() > 0
+            limit = page if titled else KEEP_TOGETHER * page
+            if straddles and natural[i] < limit and _lead_in(items, i) not in broken:
                 return _lead_in(items, i)
         elif item.blockFormat().headingLevel() and i + 1 < len(items) and i not in broken:
             if page_of(item) < page_of(items[i + 1]):

@@ -76,7 +76,8 @@ class Transform:
             bounds = value.get("range")
             if (not isinstance(bounds, list) or len(bounds) != 2 or not all(isinstance(b, (int, float)) for b in bounds)
                     or not all(map(math.isfinite, bounds)) or not bounds[0] < bounds[1]):
-                raise CheckpointError(f"{what}: an affine transform needs range [low, high] with low < high, got {bounds!r}")
+                raise CheckpointError(f"{what}: an affine transform needs range [low, high] with low < high, "
+                                      f"got {bounds!r}")
             return cls("affine", low=float(bounds[0]), high=float(bounds[1]))
         raise CheckpointError(f"{what}: transform kind must be 'affine' or 'logit', got {value.get('kind')!r}")
 

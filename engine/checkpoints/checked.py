@@ -9,6 +9,7 @@ the door rather than in the middle of an evaluation.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -52,6 +53,11 @@ class LoadedModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return getattr(self.model, "device", torch.device("cpu"))
+
+    @property
+    def stored(self) -> Any:
+        """A sample bundle's own samples and log-likelihoods (``StoredSamples``); None for real models."""
+        return getattr(self.model, "stored", None)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         out = self.model.sample(n, generator)
@@ -97,7 +103,9 @@ def checked_model(model: GenerativeModel, extra: dict[str, Any]) -> LoadedModel:
     info = getattr(model, "info", None)
     if not isinstance(info, ModelInfo) or not callable(getattr(model, "sample", None)) \
             or not callable(getattr(model, "log_prob", None)):
-        raise ModelError(f"{type(model).__name__} is not a GenLoupe model: it needs info (ModelInfo), sample and log_prob")
+        origin = Path(extra["source"]).name + " gave " if "source" in extra else ""
+        raise ModelError(f"{origin}{type(model).__name__}, which is not a GenLoupe model: it needs info (ModelInfo), "
+                         "sample and log_prob")
     count = parameter_count(model)
     loaded = LoadedModel(model, replace(info, extra={**info.extra, **extra, "parameters": count}), count)
     generator = torch.Generator().manual_seed(0)

@@ -104,22 +104,27 @@ def _load_program(data: bytes, what: str) -> ExportedProgram:
         raise CheckpointError(f"{what}: cannot load the program ({type(error).__name__}: {one_line(error)})") from None
 
 
+def _shape_text(shape: tuple) -> str:
+    """(N, 1, 8, 8): symbolic sizes (a dynamic batch) read N."""
+    return "(" + ", ".join(str(s) if isinstance(s, int) else "N" for s in shape) + ")"
+
+
 def _check_signature(program: ExportedProgram, inputs: list[tuple[tuple[int, ...], int]], what: str) -> int | None:
     """Compare the program's inputs with the shapes meta.json declares; return its static batch or None."""
     names = [spec.arg.name for spec in program.graph_signature.input_specs if spec.kind == InputKind.USER_INPUT]
     values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
     if len(names) != len(inputs):
         raise CheckpointError(f"{what}: meta.json declares {len(inputs)} inputs but the program takes {len(names)}")
-    if len(program.graph_signature.user_outputs) != 1:
-        raise CheckpointError(f"{what}: the program must return one tensor, it returns {len(program.graph_signature.user_outputs)}")
+    outputs = len(program.graph_signature.user_outputs)
+    if outputs != 1:
+        raise CheckpointError(f"{what}: the program must return one tensor, it returns {outputs}")
     batches = set()
     for i, (name, (shape, batch_dim)) in enumerate(zip(names, inputs)):
         actual = tuple(getattr(values.get(name), "shape", ()))
         rest = actual[:batch_dim] + actual[batch_dim + 1 :]
-        declared = shape[:batch_dim] + ("N",) + shape[batch_dim:]
         if len(actual) != len(shape) + 1 or any(isinstance(a, int) and a != s for a, s in zip(rest, shape)):
-            raise CheckpointError(f"{what}: input {i} has shape {tuple(str(a) for a in actual)} but meta.json "
-                                  f"declares {declared}")
+            raise CheckpointError(f"{what}: input {i} has shape {_shape_text(actual)} but meta.json declares "
+                                  f"{_shape_text(shape[:batch_dim] + ('N',) + shape[batch_dim:])}")
         batches.add(actual[batch_dim] if isinstance(actual[batch_dim], int) else None)
     if len(batches) > 1:
         raise CheckpointError(f"{what}: inputs disagree on the batch size ({', '.join(map(str, batches))})")
@@ -231,7 +236,8 @@ def export_bundle(model: Any, out: str | Path, *, batch: int = DEFAULT_BATCH, k:
         raise CheckpointError(f"{type(model).__name__} is not a torch module, so torch.export cannot export it")
     info = model.info
     if k is not None and info.likelihood != "lower_bound":
-        raise CheckpointError(f"{info.name}: --k applies to bound estimators only; its likelihood is {info.likelihood!r}")
+        raise CheckpointError(f"{info.name}: --k applies to bound estimators only; "
+                              f"its likelihood is {info.likelihood!r}")
     if any(p.device.type != "cpu" for p in model.parameters()):
         model = copy.deepcopy(model).cpu()
     model.eval()

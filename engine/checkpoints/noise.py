@@ -122,7 +122,8 @@ def record_noise(draws: Callable[[int, torch.Generator], Any], batch: int) -> li
     for (distribution, big), (_, small) in zip(*runs):
         differ = [i for i, (a, b) in enumerate(zip(big, small)) if a != b]
         if len(big) != len(small) or len(differ) != 1 or big[differ[0]] != batch or small[differ[0]] != batch - 1:
-            raise CheckpointError(f"noise of shape {big} is not drawn per sample (batch {batch}), so it cannot be exported")
+            raise CheckpointError(f"noise of shape {big} is not drawn per sample (batch {batch}), "
+                                  "so it cannot be exported")
         dim = differ[0]
         specs.append(NoiseSpec(distribution, big[:dim] + big[dim + 1 :], dim))
     return specs

@@ -72,8 +72,9 @@ def load_onnx(path: Path) -> ProgramModel:
         session = onnxruntime.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
         raise CheckpointError(f"{path.name}: not a loadable ONNX model ({one_line(error)})") from None
-    if len(session.get_outputs()) != 1:
-        raise CheckpointError(f"{path.name}: an ONNX generator must have one output (images), it has {len(session.get_outputs())}")
+    outputs, inputs = session.get_outputs(), session.get_inputs()
+    if len(outputs) != 1:
+        raise CheckpointError(f"{path.name}: an ONNX generator must have one output (images), it has {len(outputs)}")
     declared = session.get_modelmeta().custom_metadata_map.get(META_KEY)
     if declared is None:
         meta = _meta_from_graph(session, path.name)
@@ -82,8 +83,8 @@ def load_onnx(path: Path) -> ProgramModel:
         meta = BundleMeta.parse(parse_json(declared.encode(), what), what)
         if meta.likelihood != "none":
             raise CheckpointError(f"{what}: ONNX generators give samples only; declare likelihood 'none'")
-    if len(meta.sample_noise) != len(session.get_inputs()):
-        raise CheckpointError(f"{path.name}: {len(session.get_inputs())} inputs but {len(meta.sample_noise)} noise entries")
-    batch = session.get_inputs()[0].shape[0]
+    if len(meta.sample_noise) != len(inputs):
+        raise CheckpointError(f"{path.name}: {len(inputs)} inputs but {len(meta.sample_noise)} noise entries")
+    batch = inputs[0].shape[0]
     return ProgramModel(meta, OnnxRunner(session, batch if isinstance(batch, int) else None), None,
                         parameter_count=None, format_name="ONNX generator")

@@ -33,7 +33,17 @@ def _pick_head(model: Any, head: str | None, path: Path) -> Any:
     return model.head(head)
 
 
-def load_raw(path: str | os.PathLike, *, trust_code: bool = False, head: str | None = None) -> tuple[Any, Format, Path, str | None]:
+def format_of(path: str | os.PathLike) -> str:
+    """The format key a path would open as ('adapter', 'export-bundle', ...), without loading it.
+
+    The window asks before opening an 'adapter' (it runs code); a pickle that carries code is
+    refused whatever the user trusts, so UnsafeFileError alone does not say whether to ask.
+    """
+    return detect(Probe.of(split_head(path, None)[0])).name
+
+
+def load_raw(path: str | os.PathLike, *, trust_code: bool = False,
+             head: str | None = None) -> tuple[Any, Format, Path, str | None]:
     """The unwrapped model a file holds (what ``export`` needs), its format, path and head."""
     path, head = split_head(path, head)
     probe = Probe.of(path)
@@ -43,16 +53,18 @@ def load_raw(path: str | os.PathLike, *, trust_code: bool = False, head: str | N
     except GenLoupeError:
         raise
     except Exception as error:  # loaders translate what they expect; anything else still ends in one line
-        raise CheckpointError(f"{path.name}: cannot open as {fmt.title} ({type(error).__name__}: {one_line(error)})") from None
+        reason = f"{type(error).__name__}: {one_line(error)}"
+        raise CheckpointError(f"{path.name}: cannot open as {fmt.title} ({reason})") from None
     return _pick_head(model, head, path), fmt, path, head
 
 
 def open_model(path: str | os.PathLike, *, trust_code: bool = False, head: str | None = None) -> LoadedModel:
     """Open any supported model file (``PATH#head`` picks a head of the hybrid) as a checked model.
 
-    ``info.extra`` gains ``format``, ``source``, ``content_hash`` and ``parameters``. Raises
+    ``info.extra`` gains ``format`` (a title), ``format_id`` (a key, e.g. 'adapter'), ``source``,
+    ``content_hash`` and ``parameters``. Raises
     CheckpointError (UnsafeFileError for untrusted code) or ModelError, always with one line.
     """
     model, fmt, path, head = load_raw(path, trust_code=trust_code, head=head)
-    extra = {"format": fmt.title, "source": str(path), "content_hash": content_hash(path)}
+    extra = {"format": fmt.title, "format_id": fmt.name, "source": str(path), "content_hash": content_hash(path)}
     return checked_model(model, {**extra, "head": head} if head else extra)

@@ -38,17 +38,21 @@ def _pad(part: torch.Tensor, dim: int, size: int) -> torch.Tensor:
 
 
 def run_batched(program: Program, inputs: Sequence[torch.Tensor], batch_dims: Sequence[int], n: int,
-                what: str) -> torch.Tensor:
-    """Run ``program`` on n samples whose batch lies along ``batch_dims`` of the inputs; outputs batch first."""
+                per_sample: tuple[int, ...], what: str) -> torch.Tensor:
+    """Run ``program`` on n samples whose batch lies along ``batch_dims`` of the inputs.
+
+    Outputs must be (batch, *per_sample); a program that returns anything else is named here,
+    before any transform could turn the mistake into a confusing broadcast error.
+    """
     size = program.batch or n
     outputs = []
     for start in range(0, n, size):
         count = min(size, n - start)
         parts = [_pad(t.narrow(d, start, count), d, size) for t, d in zip(inputs, batch_dims)]
         out = program(*parts)
-        if not isinstance(out, torch.Tensor) or out.ndim < 1 or out.shape[0] != size:
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (size, *per_sample):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ModelError(f"{what} returned {got} for a batch of {size}; expected the batch first")
+            raise ModelError(f"{what} returned {got} for a batch of {size}; expected {(size, *per_sample)}")
         outputs.append(out[:count])
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
@@ -71,7 +75,7 @@ class ProgramModel(nn.Module):
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> "ProgramModel":
         """Follow ``.to(device)``: programs are moved (not their dtype), whatever module holds this one."""
-        device = fn(torch.zeros(0, device=self._device)).device
+        device = fn(torch.zeros(0)).device
         if device != self._device:
             self.programs = {k: p.moved(device) if p is not None else None for k, p in self.programs.items()}
             self._device = device
@@ -80,7 +84,8 @@ class ProgramModel(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         specs = self.meta.sample_noise
         noise = draw_noise(specs, n, generator, self._device)
-        out = run_batched(self.programs["sample"], noise, [s.batch_dim for s in specs], n, f"{self.info.name}: sample")
+        out = run_batched(self.programs["sample"], noise, [s.batch_dim for s in specs], n, self.meta.data_shape,
+                          f"{self.info.name}: sample")
         return self.meta.transform.to_unit(out)
 
     def log_prob(self, y: torch.Tensor, generator: torch.Generator | None = None, k: int | None = None) -> torch.Tensor:
@@ -93,5 +98,5 @@ class ProgramModel(nn.Module):
         specs: tuple[NoiseSpec, ...] = self.meta.log_prob_noise
         noise = draw_noise(specs, len(y), generator, self._device)
         out = run_batched(program, [self.meta.transform.to_model(y), *noise], [0, *(s.batch_dim for s in specs)],
-                          len(y), f"{self.info.name}: log_prob")
+                          len(y), (), f"{self.info.name}: log_prob")
         return out if self.meta.discrete else out + self.meta.transform.log_det(y).to(out.dtype)

@@ -78,7 +78,9 @@ def _check_graph(node: Any, what: str) -> None:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if isinstance(item.get("target"), str) and "inputs" in item:
+            if "target" in item:
+                if not isinstance(item["target"], str):
+                    raise CheckpointError(f"{what}: malformed graph node")
                 check_target(item["target"], what)
             if "expr_str" in item:
                 if not isinstance(item["expr_str"], str):

@@ -79,11 +79,13 @@ FORMATS: tuple[Format, ...] = (
     Format("export-bundle", "torch.export bundle",
            lambda p: is_bundle_dir(p.path) if p.is_dir else bundle_prefix(p.zip) is not None,
            lambda p, trust: load_bundle(p.path)),
-    Format("torchscript", "TorchScript archive", lambda p: is_torchscript(p.zip), lambda p, trust: load_torchscript(p.path)),
+    Format("torchscript", "TorchScript archive", lambda p: is_torchscript(p.zip),
+           lambda p, trust: load_torchscript(p.path)),
     Format("sample-npz", "sample bundle (.npz)", lambda p: "samples.npy" in p.zip, lambda p, trust: load_npz(p.path)),
-    Format("torch", "torch file", lambda p: is_torch_zip(p.zip) or is_pickle(p.head),
+    Format("torch", "GenLoupe checkpoint (.pt)", lambda p: is_torch_zip(p.zip) or is_pickle(p.head),
            lambda p, trust: load_torch_file(p.path)),
-    Format("safetensors", "safetensors file", lambda p: is_safetensors(p.head, p.size),
+    Format("safetensors", "GenLoupe checkpoint (.safetensors)",
+           lambda p: is_safetensors(p.head) or p.path.suffix == ".safetensors",
            lambda p, trust: load_safetensors(p.path)),
     Format("onnx", "ONNX generator", lambda p: not p.is_dir and _is_onnx(p), lambda p, trust: load_onnx(p.path)),
     Format("sample-folder", "sample bundle (image folder)", lambda p: p.is_dir and is_image_folder(p.path),
@@ -102,6 +104,9 @@ def detect(probe: Probe) -> Format:
             return fmt
     if probe.is_dir:
         raise CheckpointError(f"{probe.path.name}: this folder holds no model GenLoupe knows; expected {KNOWN}")
+    if any(name.endswith("/models/model.json") for name in probe.zip):
+        raise CheckpointError(f"{probe.path.name} is a single torch.export program; GenLoupe opens bundles: a folder "
+                              "or .zip holding meta.json, sample.pt2 and log_prob.pt2 (see the README)")
     if probe.names is not None:
         raise CheckpointError(f"{probe.path.name}: a zip archive GenLoupe does not know (members such as "
                               f"{', '.join(probe.zip[:3]) or 'none'}); expected {KNOWN}")

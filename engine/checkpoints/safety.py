@@ -110,7 +110,8 @@ def check_shape(shape: Any, what: str, *, max_elements: int = MAX_ELEMENTS) -> t
     if any(s < 0 for s in shape):
         raise CheckpointError(f"{what}: shape {list(shape)} has a negative dimension")
     if math.prod(shape) > max_elements:
-        raise CheckpointError(f"{what}: declared shape {list(shape)} has {math.prod(shape)} elements (at most {max_elements})")
+        raise CheckpointError(f"{what}: declared shape {list(shape)} has {math.prod(shape)} elements "
+                              f"(at most {max_elements})")
     return tuple(shape)
 
 

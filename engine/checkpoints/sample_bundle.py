@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import math
-import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +72,7 @@ def to_log_px(values: np.ndarray, convention: Any, dims: int, levels: int, what:
 
 
 class SampleBundle(nn.Module):
-    """Stored samples as a protocol model: sample() hands them out, log_prob() is unavailable."""
+    """Stored samples as a protocol model: sample() draws from them, log_prob() is unavailable."""
 
     def __init__(self, name: str, stored: StoredSamples, format_name: str) -> None:
         super().__init__()
@@ -84,23 +83,26 @@ class SampleBundle(nn.Module):
                               discrete=False, extra={"format": format_name, "stored_samples": len(stored.images),
                                                      "stored_log_px": stored.log_px is not None,
                                                      "convention": stored.convention})
-        self._handed_out: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def device(self) -> torch.device:
         return self.levels_.device
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The stored samples in order; successive calls with one generator continue where they stopped.
+        """n distinct stored samples: the first n without a generator, else a random choice by it.
 
-        Code that wants the samples themselves (not draws) should read :attr:`stored`.
+        A sample bundle is the empirical distribution of its samples, so seeded draws are draws
+        from that. Code that wants the samples themselves, in order, reads :attr:`stored`.
         """
-        start = self._handed_out.get(generator, 0) if generator is not None else 0
-        if start + n > len(self.levels_):
-            raise ModelError(f"{self.info.name} holds {len(self.levels_)} samples; {start + n} were asked for")
-        if generator is not None:
-            self._handed_out[generator] = start + n
-        return self.levels_[start : start + n].to(torch.float32) / (self.stored.levels - 1)
+        count = len(self.levels_)
+        if n > count:
+            raise ModelError(f"{self.info.name} holds {count} samples; {n} were asked for")
+        if generator is None:
+            chosen = self.levels_[:n]
+        else:
+            order = torch.randperm(count, generator=generator, device=generator.device)[:n]
+            chosen = self.levels_[order.to(self.levels_.device)]
+        return chosen.to(torch.float32) / (self.stored.levels - 1)
 
     def log_prob(self, y: torch.Tensor, generator: torch.Generator | None = None, k: int | None = None) -> torch.Tensor:
         raise ModelError(f"{self.info.name} is a sample bundle: there is no model to score new images "
@@ -145,15 +147,17 @@ def load_npz(path: Path) -> SampleBundle:
     headers = _npy_headers(archive, what)
     unknown = sorted(set(headers) - KEYS)
     if unknown or "samples" not in headers:
-        raise CheckpointError(f"{what}: a sample bundle holds samples and optionally {', '.join(sorted(KEYS - {'samples'}))}"
-                              f"; found {', '.join(sorted(headers))}")
+        optional = ", ".join(sorted(KEYS - {"samples"}))
+        raise CheckpointError(f"{what}: a sample bundle holds samples and optionally {optional}; "
+                              f"found {', '.join(sorted(headers))}")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             data = {key: arrays[key] for key in headers}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"{what}: unreadable arrays ({one_line(error)})") from None
     if "levels" in data and (data["levels"].ndim != 0 or data["levels"].dtype.kind not in "ui"):
-        raise CheckpointError(f"{what}: levels must be one integer, got {data['levels'].dtype} of shape {data['levels'].shape}")
+        raise CheckpointError(f"{what}: levels must be one integer, got {data['levels'].dtype} "
+                              f"of shape {data['levels'].shape}")
     levels = int(data["levels"]) if "levels" in data else None
     images, levels = _images(data["samples"], levels, what)
     n = len(images)
@@ -163,9 +167,11 @@ def load_npz(path: Path) -> SampleBundle:
     log_px, convention = None, None
     if "log_prob" in data:
         if "log_prob_convention" not in data:
-            raise CheckpointError(f"{what}: log_prob without log_prob_convention (say its unit and space; see the README)")
-        if not np.isfinite(data["log_prob"]).all():
-            raise CheckpointError(f"{what}: log_prob holds {int((~np.isfinite(data['log_prob'])).sum())} NaN or infinite values")
+            raise CheckpointError(f"{what}: log_prob without log_prob_convention "
+                                  "(say its unit and space; see the README)")
+        bad = int((~np.isfinite(data["log_prob"])).sum())
+        if bad:
+            raise CheckpointError(f"{what}: log_prob holds {bad} NaN or infinite values")
         declared = parse_json(str(data["log_prob_convention"]).encode(), f"{what}: log_prob_convention")
         log_px, convention = to_log_px(data["log_prob"], declared, int(np.prod(images.shape[1:])), levels, what)
     labels = data["labels"].astype(np.int64) if "labels" in data else None
@@ -199,7 +205,8 @@ def _csv_values(table: Path, files: list[str]) -> np.ndarray:
             rows = list(csv.DictReader(stream))
         values = {row["file"]: float(row["log_prob"]) for row in rows}
     except (KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
-        raise CheckpointError(f"{what}: needs columns file,log_prob with one number per row ({one_line(error)})") from None
+        raise CheckpointError(f"{what}: needs columns file,log_prob with one number per row "
+                              f"({one_line(error)})") from None
     missing = [f for f in files if f not in values]
     if missing or len(values) != len(files):
         raise CheckpointError(f"{what}: {len(values)} rows for {len(files)} images"

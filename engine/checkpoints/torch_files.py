@@ -14,8 +14,7 @@ import torch
 
 from ..errors import CheckpointError, GenLoupeError
 from .safety import load_weights_only, one_line, read_safetensors_header
-
-ZOO_FORMAT = "genloupe-zoo"
+from .zoo import FORMAT, METADATA_KEY, load_checkpoint
 NO_ARCHITECTURE = ("export the model as a bundle (`genloupe export`, or torch.export with a meta.json as the README "
                    "shows) or open it through an adapter .py with --trust-code")
 
@@ -29,36 +28,38 @@ def is_torch_zip(names: list[str]) -> bool:
     return any(n.endswith("/data.pkl") for n in names)
 
 
-def is_safetensors(head: bytes, size: int) -> bool:
-    return len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8
+def is_safetensors(head: bytes) -> bool:
+    """An 8-byte little-endian header length, then the JSON header (its size is checked on reading)."""
+    return len(head) >= 9 and head[8:9] == b"{"
 
 
 def _zoo(path: Path) -> Any:
-    from .zoo import load_checkpoint
-
     try:
         return load_checkpoint(path)
     except GenLoupeError:
         raise
     except Exception as error:  # a damaged checkpoint can fail in torch or in the family's constructor
-        raise CheckpointError(f"{path.name}: damaged GenLoupe checkpoint ({type(error).__name__}: {one_line(error)})") from None
+        reason = f"{type(error).__name__}: {one_line(error)}"
+        raise CheckpointError(f"{path.name}: damaged GenLoupe checkpoint ({reason})") from None
 
 
 def load_torch_file(path: Path) -> Any:
     content = load_weights_only(path, path.name)
-    if isinstance(content, dict) and content.get("format") == ZOO_FORMAT:
+    if isinstance(content, dict) and content.get("format") == FORMAT:
         return _zoo(path)
     if isinstance(content, dict) and content and all(isinstance(v, torch.Tensor) for v in content.values()):
-        raise CheckpointError(f"{path.name} holds a bare state dict ({len(content)} tensors) with no architecture to "
-                              f"build; {NO_ARCHITECTURE}")
+        count = len(content)
+        raise CheckpointError(f"{path.name} holds a bare state dict ({count} tensor{'s' * (count != 1)}) with no "
+                              f"architecture to build; {NO_ARCHITECTURE}")
     raise CheckpointError(f"{path.name} is a torch file holding {type(content).__name__}, not a GenLoupe checkpoint; "
                           f"{NO_ARCHITECTURE}")
 
 
 def load_safetensors(path: Path) -> Any:
     header = read_safetensors_header(path)
-    if ZOO_FORMAT in header.get("__metadata__", {}).values():
+    if METADATA_KEY in header.get("__metadata__", {}):
         return _zoo(path)
-    raise CheckpointError(f"{path.name} holds {len(header) - ('__metadata__' in header)} tensors and no GenLoupe "
+    count = len(header) - ("__metadata__" in header)
+    raise CheckpointError(f"{path.name} holds {count} tensor{'s' * (count != 1)} and no GenLoupe "
                           f"config in its metadata, so no architecture to build; {NO_ARCHITECTURE}")
 

@@ -50,8 +50,8 @@ def load_torchscript(path: Path) -> ProgramModel:
         raise CheckpointError(f"{path.name} is larger than {MAX_ARCHIVE_BYTES} bytes")
     data = path.read_bytes()
     archive = open_zip(data, path.name)
-    for name in archive.namelist():
-        if "/code/" in name and name.endswith(".py") and DENIED_CODE.search(read_member(archive, name, path.name).decode("utf-8", "replace")):
+    for name in (n for n in archive.namelist() if "/code/" in n and n.endswith(".py")):
+        if DENIED_CODE.search(read_member(archive, name, path.name).decode("utf-8", "replace")):
             raise UnsafeFileError(f"{path.name}: its TorchScript code reads files (from_file); refused")
     extra = {META_FILE: ""}
     try:
@@ -60,8 +60,8 @@ def load_torchscript(path: Path) -> ProgramModel:
     except Exception as error:  # TorchScript raises RuntimeError and others on damaged archives
         raise CheckpointError(f"{path.name}: not a loadable TorchScript archive ({one_line(error)})") from None
     if not extra[META_FILE]:
-        raise CheckpointError(f"{path.name}: TorchScript archive without {META_FILE}; save it with "
-                              f"torch.jit.save(module, path, _extra_files={{'{META_FILE}': meta_json}}) (see the README)")
+        raise CheckpointError(f"{path.name}: TorchScript archive without {META_FILE}; save it with torch.jit.save("
+                              f"module, path, _extra_files={{'{META_FILE}': meta_json}}) (see the README)")
     what = f"{path.name}: {META_FILE}"
     meta = BundleMeta.parse(parse_json(extra[META_FILE], what), what)
     needed = ["sample"] + (["log_prob"] if meta.likelihood != "none" else [])

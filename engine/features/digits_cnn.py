@@ -1,6 +1,9 @@
 """`digits-cnn`: the embedded default extractor, a small classifier of the 8x8 digits.
 
 Features are its penultimate layer (64-d, after ReLU); logits are its 10 class scores (for IS).
+It is trained in float32 but extracts in float64, rounding the outputs to float32: the network is
+tiny, and so its features are the same bits whatever the batch size (float32 convolutions and
+matrix products pick kernels by batch size and differ in the last bits).
 Weights ship in genloupe/assets/digits_cnn.safetensors and are rebuilt, bit for bit on one machine,
 by ``python -m genloupe.assets.build_digits_cnn``.
 """
@@ -16,19 +19,18 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import CheckpointError
-from .extractor import FeatureExtractor, file_sha256, require_shape
-from .layers import Linear64
+from .extractor import FeatureExtractor, file_sha256, first_line, require_shape
 
 NAME = "digits-cnn"
 IMAGE_SHAPE = (1, 8, 8)
 FEATURE_DIM = 64
 CLASSES = 10
 WEIGHTS_FILE = "digits_cnn.safetensors"
-PREPROCESSING = "display values x/(L-1) in [0,1], shape (1,8,8), no resize"
+PREPROCESSING = "display values x/(L-1) in [0,1], shape (1,8,8), no resize, computed in float64"
 
 
 class DigitsCNN(nn.Module):
-    """Three 3x3 convolutions and three dense layers (float64 sums); input (N, 1, 8, 8) in [0, 1]."""
+    """Three 3x3 convolutions and three dense layers; input (N, 1, 8, 8) in [0, 1], any float dtype."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -42,16 +44,16 @@ class DigitsCNN(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),  # 2x2
             nn.Flatten(),
-            Linear64(64 * 2 * 2, 128),
+            nn.Linear(64 * 2 * 2, 128),
             nn.ReLU(),
             nn.Dropout(0.25),
-            Linear64(128, FEATURE_DIM),
+            nn.Linear(128, FEATURE_DIM),
             nn.ReLU(),
         )
-        self.head = Linear64(FEATURE_DIM, CLASSES)
+        self.head = nn.Linear(FEATURE_DIM, CLASSES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.body(x)
+        features = self.body(x.to(self.head.weight.dtype))
         return features, self.head(features)
 
 
@@ -74,11 +76,10 @@ def load(weights: str | os.PathLike | None = None) -> FeatureExtractor:
     try:
         module.load_state_dict(state)
     except RuntimeError as error:
-        first_line = str(error).splitlines()[0]
-        raise CheckpointError(f"{path}: not digits-cnn weights ({first_line})") from None
+        raise CheckpointError(f"{path}: not digits-cnn weights ({first_line(error)})") from None
     return FeatureExtractor(
         name=NAME,
-        module=module.eval(),
+        module=module.double().eval(),
         weights_hash=file_sha256(path),
         preprocessing=PREPROCESSING,
         default_batch_size=1024,

@@ -16,7 +16,7 @@ from ..device import is_out_of_memory, resolve_device
 from ..errors import DataError, GenLoupeError, ModelError
 from ..progress import Progress, null_progress
 from . import cache
-from .extractor import FeatureExtractor
+from .extractor import FeatureExtractor, first_line
 from .registry import get_extractor
 
 
@@ -50,12 +50,9 @@ def no_tf32() -> Iterator[None]:
 
 def _split_output(name: str, output: object, rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Accept ``features`` or ``(features, logits)``; both must be 2-D with one row per image."""
-    if isinstance(output, (tuple, list)) and len(output) == 2:
-        features, logits = output
-    else:
-        features, logits = output, None
+    features, logits = output if isinstance(output, (tuple, list)) and len(output) == 2 else (output, None)
     for what, value in (("features", features), ("logits", logits)):
-        if value is None and what == "logits":
+        if what == "logits" and value is None:
             continue
         if not isinstance(value, torch.Tensor) or value.ndim != 2 or value.shape[0] != rows:
             shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
@@ -65,15 +62,18 @@ def _split_output(name: str, output: object, rows: int) -> tuple[torch.Tensor, t
     return features, logits
 
 
-def _forward(extractor: FeatureExtractor, batch: np.ndarray, levels: int, device: torch.device):
+def _forward(
+    extractor: FeatureExtractor, batch: np.ndarray, levels: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     x = torch.from_numpy(batch.astype(np.float32)).to(device) / (levels - 1)
     try:
         output = extractor.module(x)
     except Exception as error:
         if is_out_of_memory(error):
             raise
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(f"feature extractor {extractor.name!r} failed on a batch of shape {tuple(x.shape)}: {detail}") from None
+        raise ModelError(
+            f"feature extractor {extractor.name!r} failed on a batch of shape {tuple(x.shape)}: {first_line(error)}"
+        ) from None
     return _split_output(extractor.name, output, len(batch))
 
 
@@ -114,7 +114,7 @@ def _run(extractor: FeatureExtractor, images: np.ndarray, levels: int, device: t
 
 
 def extract_features(
-    extractor: FeatureExtractor | str,
+    extractor: FeatureExtractor | str | os.PathLike,
     images: np.ndarray,
     levels: int,
     *,
@@ -132,7 +132,7 @@ def extract_features(
     The device and batch size are not part of the key: the batch size does not change the numbers
     (TF32 is off), and CPU and GPU features agree to float32 rounding.
     """
-    if isinstance(extractor, str):
+    if not isinstance(extractor, FeatureExtractor):
         extractor = get_extractor(extractor)
     progress = progress or null_progress()
     data = Dataset(name="images", images=np.asarray(images), levels=int(levels))

@@ -33,6 +33,12 @@ class FeatureExtractor:
     check_shape: Callable[[tuple[int, int, int]], None] = field(default=any_shape)
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (torch's run to pages), or its type if empty."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file's bytes, read in chunks (weights files can be ~100 MB)."""
     digest = hashlib.sha256()

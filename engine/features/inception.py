@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import CheckpointError, DataError
-from .extractor import FeatureExtractor, file_sha256
+from .extractor import FeatureExtractor, file_sha256, first_line
 from .layers import linear64
 
 NAME = "inception-fid"
@@ -229,8 +229,7 @@ def load_state(module: FIDInceptionV3, path: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a loadable weights file ({first_line})") from None
+        raise CheckpointError(f"{path}: not a loadable weights file ({first_line(error)})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a state dict, found {type(state).__name__}")
     state = {key: value for key, value in state.items() if not _is_batch_counter(key)}

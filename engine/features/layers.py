@@ -9,7 +9,6 @@ rounding), at a cost that is small next to the convolutions.
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 
@@ -17,9 +16,3 @@ def linear64(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = 
     """``F.linear`` summed in float64, returned in the input's dtype."""
     return F.linear(x.double(), weight.double(), None if bias is None else bias.double()).to(x.dtype)
 
-
-class Linear64(nn.Linear):
-    """``nn.Linear`` (same parameters and state-dict keys) with a batch-size-invariant forward."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear64(x, self.weight, self.bias)

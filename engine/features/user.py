@@ -2,17 +2,19 @@
 
 The network takes float32 images in [0, 1] of shape (N, C, H, W) (display values x/(L-1)) and
 returns features (N, d) or a tuple (features (N, d), logits (N, k)). Neither format runs
-arbitrary Python on load, so no trust flag is needed.
+arbitrary Python on load, so no trust flag is needed. torch deprecates TorchScript; .pt2 is the
+format to prefer.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
 from ..errors import CheckpointError
-from .extractor import FeatureExtractor, file_sha256
+from .extractor import FeatureExtractor, file_sha256, first_line
 
 SUFFIXES = (".pt", ".pt2")
 PREPROCESSING = "display values x/(L-1) in [0,1], float32 (N,C,H,W), passed unchanged to the user network"
@@ -21,7 +23,9 @@ PREPROCESSING = "display values x/(L-1) in [0,1], float32 (N,C,H,W), passed unch
 def _load_module(path: str) -> torch.nn.Module:
     if path.endswith(".pt2"):
         return torch.export.load(path).module()  # traced in the mode it was exported in; no .eval()
-    return torch.jit.load(path, map_location="cpu").eval()
+    with warnings.catch_warnings():  # torch deprecates TorchScript; the user picked the format, we still read it
+        warnings.filterwarnings("ignore", message="`torch.jit.load` is deprecated")
+        return torch.jit.load(path, map_location="cpu").eval()
 
 
 def load(path: str | os.PathLike) -> FeatureExtractor:
@@ -36,11 +40,10 @@ def load(path: str | os.PathLike) -> FeatureExtractor:
     try:
         module = _load_module(path)
     except Exception as error:  # torch raises many types for foreign or corrupt archives
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         how = "torch.export.save(torch.export.export(net, (x,)), PATH)" if path.endswith(".pt2") else (
             "torch.jit.script(net).save(PATH)"
         )
-        raise CheckpointError(f"{path}: cannot load as a feature extractor ({first_line}); save it with {how}") from None
+        raise CheckpointError(f"{path}: cannot load as a feature extractor ({first_line(error)}); save it with {how}") from None
     return FeatureExtractor(
         name=os.path.basename(path),
         module=module,

@@ -1,8 +1,9 @@
 """Matrix products for the metrics: full float32/float64 precision, NumPy's BLAS on the CPU.
 
-On the CPU, torch's build links MKL, which on AMD processors runs float32 products 2-4x slower than the
-OpenBLAS that NumPy ships (measured on this project's machines), with the same IEEE arithmetic; so CPU
-products go through NumPy on zero-copy views. On CUDA, TF32 would round operands to 10 mantissa bits and
+On the CPU, torch's build links MKL, which on AMD processors runs large float32 products 2-4x slower than
+the OpenBLAS that NumPy ships (measured on this project's machines), with the same IEEE arithmetic; so
+2-D CPU products go through NumPy on zero-copy views. Batched (3-D) products stay with torch: NumPy's
+stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy. On CUDA, TF32 would round operands to 10 mantissa bits and
 break the error bounds the k-NN code relies on, so it is switched off while the metrics run.
 """
 
@@ -35,7 +36,7 @@ def full_precision_matmul() -> Iterator[None]:
 
 def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``a @ b`` (2-D or batched 3-D), into ``out`` (contiguous) when given."""
-    if a.device.type != "cpu":
+    if a.device.type != "cpu" or a.ndim != 2:
         return torch.matmul(a, b, out=out)
     if out is None:
         return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))

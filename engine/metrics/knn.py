@@ -35,12 +35,12 @@ _MIN_BUDGET = 1 << 20
 def rounding_bound(dim: int) -> float:
     """γ such that a float32 tile distance is within γ·(‖a‖² + ‖b‖²) of the exact one (centred points).
 
-    The worst case over every summation order grows like dim·u, but BLAS kernels accumulate in blocks and
-    the rounding errors of centred data do not line up: their observed error stays below √dim·u, and the
-    tests check it against this bound with a tenfold margin. 8√dim·u covers the product, 32u the norms,
-    the centring and the two additions.
+    The norms, the centring and the additions contribute at most about 12u; the product's worst case over
+    every summation order grows like dim·u, but BLAS kernels accumulate in blocks and the rounding errors
+    of centred data do not line up: observed errors stay below 6u in all (tests check a tenfold margin).
+    8√dim·u + 64u leaves that margin and more; pairs within it are settled exactly anyway.
     """
-    return (8.0 * math.sqrt(dim) + 32.0) * UNIT_ROUNDOFF
+    return (8.0 * math.sqrt(dim) + 64.0) * UNIT_ROUNDOFF
 
 
 @dataclass(frozen=True)
@@ -176,32 +176,46 @@ class Candidates:
         self.indices[rows] = merged_indices.gather(1, where)
 
     def finish(
-        self, query: PointSet, ref: PointSet, k: int, *, exclude_self: bool, memory_budget: int
+        self, query: PointSet, ref: PointSet, ranks: Sequence[int], *, exclude_self: bool, memory_budget: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact squared distances (float64, ascending) and indices of the k nearest for every query row.
+        """Exact squared distance (float64) and index of the neighbour at each of ``ranks`` (1-based) per row.
 
-        The candidates are re-measured exactly. A row is certified when its exact k-th distance cannot be
-        beaten by any point that lost the float32 selection (whose exact distance is at least the kc-th
-        float32 value minus the rounding bound); the rare uncertified rows are rescanned.
+        With δ the rounding bound of a row and a_r its r-th float32 candidate value, the exact r-th value
+        lies within a_r ± δ, so candidates below a_r − 2δ are surely nearer and those above a_r + 2δ surely
+        farther: only the window in between is re-measured exactly, and the r-th value is the one that
+        ranks r − (number surely nearer) within it. A row is certified when points that lost the float32
+        selection (exact distance ≥ the kc-th float32 value − δ) cannot come nearer than its largest
+        requested rank; the rare uncertified rows are rescanned.
         """
         n, kc = self.indices.shape
-        rows = torch.arange(n, device=self.indices.device).repeat_interleave(kc)
-        exact = exact_sq_distances(query.exact, rows, ref.exact, self.indices.reshape(-1).clamp_min(0), memory_budget)
-        exact = exact.view(n, kc).masked_fill(self.indices < 0, math.inf)
-        by_index = self.indices.argsort(dim=1)
-        indices, exact = self.indices.gather(1, by_index), exact.gather(1, by_index)
-        order = exact.argsort(dim=1, stable=True)[:, :k]
-        d2, indices = exact.gather(1, order), indices.gather(1, order)
+        values, order = self.values.sort(dim=1)
+        indices = self.indices.gather(1, order)
+        approx = values.to(torch.float64)
+        delta = rounding_bound(query.dim) * (query.norms.to(torch.float64) + float(ref.norms.max()))
+        windows = [(approx - approx[:, r - 1 : r]).abs() <= 2 * delta[:, None] for r in ranks]
+        rows, positions = torch.stack(windows).any(0).nonzero(as_tuple=True)
+        exact = torch.full((n, kc), math.inf, dtype=torch.float64, device=indices.device)
+        exact[rows, positions] = exact_sq_distances(
+            query.exact, rows, ref.exact, indices[rows, positions], memory_budget
+        )
+        by_index = indices.argsort(dim=1)  # ties in distance go to the lower index
+        columns_d2, columns_index = [], []
+        for r, window in zip(ranks, windows):
+            nearer = (approx < approx[:, r - 1 : r] - 2 * delta[:, None]).sum(1)
+            candidates = torch.where(window, exact, math.inf).gather(1, by_index)
+            pick = candidates.argsort(dim=1, stable=True).gather(1, (r - 1 - nearer)[:, None])
+            columns_d2.append(candidates.gather(1, pick))
+            columns_index.append(indices.gather(1, by_index).gather(1, pick))
+        d2, found = torch.cat(columns_d2, 1), torch.cat(columns_index, 1)
         if kc < ref.n - int(exclude_self):
-            gamma = rounding_bound(query.dim)
-            delta = gamma * (query.norms.to(torch.float64) + float(ref.norms.max()))
-            floor = (self.values.max(dim=1).values.to(torch.float64) - delta).clamp_min(0.0)
-            uncertified = (d2[:, k - 1] > floor).nonzero().squeeze(1)
+            floor = (approx[:, -1] - delta).clamp_min(0.0)
+            uncertified = (d2.max(dim=1).values > floor).nonzero().squeeze(1)
             if uncertified.numel():
-                d2[uncertified], indices[uncertified] = _rescan(
-                    query, ref, uncertified, d2[uncertified, k - 1], k, exclude_self, memory_budget
-                )
-        return d2, indices
+                all_d2, all_index = _rescan(query, ref, uncertified, d2[uncertified].max(dim=1).values,
+                                            max(ranks), exclude_self, memory_budget)
+                picked = torch.as_tensor([r - 1 for r in ranks], device=indices.device)
+                d2[uncertified], found[uncertified] = all_d2[:, picked], all_index[:, picked]
+        return d2, found
 
 
 def _rescan(
@@ -248,13 +262,13 @@ def _rescan(
     )
 
 
-def self_knn(points: PointSet, k: int, *, memory_budget: int, steps: Steps, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact k nearest neighbours of every point within its own set, itself excluded by index.
-
-    Each unordered pair of tiles is computed once and serves both sides.
-    """
+def self_knn(
+    points: PointSet, ranks: Sequence[int], *, memory_budget: int, steps: Steps, stage: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact squared distances and indices of each point's neighbours at ``ranks`` (1-based) within its own
+    set, the point itself excluded by index. Each unordered pair of tiles is computed once for both sides."""
     tiles = Tiles(points, points, memory_budget)
-    candidates = Candidates(points.n, min(k + CANDIDATE_MARGIN, points.n - 1), points.work.device)
+    candidates = Candidates(points.n, min(max(ranks) + CANDIDATE_MARGIN, points.n - 1), points.work.device)
     for i, j in tiles.pairs(symmetric=True):
         d = tiles.distances(i, j)
         rs, cs = tiles.row_slices[i], tiles.col_slices[j]
@@ -264,7 +278,7 @@ def self_knn(points: PointSet, k: int, *, memory_budget: int, steps: Steps, stag
         if i != j:
             candidates.offer_tile(cs, d, rs.start, dim=0)
         steps(stage)
-    return candidates.finish(points, points, k, exclude_self=True, memory_budget=memory_budget)
+    return candidates.finish(points, points, ranks, exclude_self=True, memory_budget=memory_budget)
 
 
 def self_tile_count(n: int, memory_budget: int) -> int:

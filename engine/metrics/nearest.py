@@ -37,7 +37,7 @@ def nearest_candidates(fake: PointSet, real: PointSet, k: int) -> Candidates:
 
 
 def finish_nearest(candidates: Candidates, fake: PointSet, real: PointSet, k: int, memory_budget: int) -> NearestReal:
-    d2, indices = candidates.finish(fake, real, k, exclude_self=False, memory_budget=memory_budget)
+    d2, indices = candidates.finish(fake, real, range(1, k + 1), exclude_self=False, memory_budget=memory_budget)
     return NearestReal(indices=indices.cpu().numpy(), distances=d2.sqrt().cpu().numpy())
 
 

@@ -47,8 +47,9 @@ def made_masks(dims: int, hidden: list[int], levels: int) -> tuple[list[torch.Te
 @register
 class MADE(ZooModel):
     family = "autoregressive"
+    training_defaults = {"lr": 3e-3, "patience": 8}
 
-    def __init__(self, data_shape: list[int], levels: int, hidden: list[int] | tuple[int, ...] = (256, 256)) -> None:
+    def __init__(self, data_shape: list[int], levels: int, hidden: list[int]) -> None:
         super().__init__()
         if not hidden or min(hidden) < 1:
             raise ModelError(f"MADE needs at least one hidden layer of positive width, got {list(hidden)}")
@@ -62,7 +63,7 @@ class MADE(ZooModel):
 
     @classmethod
     def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
-        return {"data_shape": list(data_shape), "levels": levels, "hidden": [256, 256]}
+        return {"data_shape": list(data_shape), "levels": levels, "hidden": [128, 128]}
 
     @property
     def info(self) -> ModelInfo:

@@ -101,16 +101,17 @@ class AffineCoupling(nn.Module):
 @register
 class CouplingFlow(ZooModel):
     family = "flow"
+    training_defaults = {"lr": 3e-3, "patience": 8}
 
     def __init__(
         self,
         data_shape: list[int],
         levels: int,
-        couplings: int = 8,
-        hidden: int = 128,
-        net: Literal["mlp", "conv"] = "mlp",
-        masks: list[str] | tuple[str, ...] = MASKS,
-        alpha: float = 0.05,
+        couplings: int,
+        hidden: int,
+        net: Literal["mlp", "conv"],
+        masks: list[str],
+        alpha: float,
     ) -> None:
         super().__init__()
         if not 0.0 < alpha < 0.5:
@@ -139,7 +140,7 @@ class CouplingFlow(ZooModel):
 
     @classmethod
     def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
-        return {"data_shape": list(data_shape), "levels": levels, "couplings": 8, "hidden": 128, "net": "mlp",
+        return {"data_shape": list(data_shape), "levels": levels, "couplings": 8, "hidden": 64, "net": "mlp",
                 "masks": list(MASKS), "alpha": 0.05}
 
     @property

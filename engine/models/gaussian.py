@@ -67,6 +67,7 @@ class DiagonalGaussian(ZooModel):
     """y ~ N(mean, diag(std^2)) per pixel on [0,1]^D (mass outside [0,1] is lost, so the bound holds)."""
 
     family = "gaussian"
+    training_defaults = {"lr": 1e-2, "patience": 3}  # starts at the maximum-likelihood fit already
 
     def __init__(self, data_shape: list[int], levels: int) -> None:
         super().__init__()

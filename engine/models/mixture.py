@@ -1,7 +1,9 @@
 """Gaussian mixture over the dequantized pixels: exact likelihood by logsumexp over components.
 
-Covariances are diagonal, or full through their Cholesky factors (lower triangular, positive
-diagonal kept as its logarithm), so every density stays valid whatever the optimizer does.
+Covariances are diagonal, or full through the Cholesky factor P of the precision (Sigma^-1 = P P^T,
+P lower triangular with a positive diagonal kept as its logarithm, as scikit-learn does): every
+density stays valid whatever the optimizer does, and the density needs a matrix product, not a
+triangular solve (several times faster to train on the CPU). Sampling solves P^T v = eps instead.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ COVARIANCES = ("diag", "full")
 @register
 class GaussianMixture(ZooModel):
     family = "mixture"
+    training_defaults = {"lr": 3e-3, "batch_size": 128, "epochs": 500, "patience": 10}
 
     def __init__(
         self,
         data_shape: list[int],
         levels: int,
-        components: int = 10,
-        covariance: Literal["diag", "full"] = "full",
+        components: int,
+        covariance: Literal["diag", "full"],
     ) -> None:
         super().__init__()
         if covariance not in COVARIANCES:
@@ -56,7 +59,7 @@ class GaussianMixture(ZooModel):
         dims = math.prod(self.data_shape)
         self.logits = nn.Parameter(torch.zeros(components))
         self.means = nn.Parameter(0.5 + 0.1 * torch.randn(components, dims))
-        # Diagonal: log standard deviations. Full: log of the Cholesky factor's diagonal.
+        # Diagonal: log standard deviations. Full: minus the log of the precision factor's diagonal.
         self.log_scale = nn.Parameter(torch.full((components, dims), math.log(0.25)))
         if self.full:
             self.lower = nn.Parameter(torch.zeros(components, dims, dims))  # only the strict lower part is used
@@ -79,9 +82,9 @@ class GaussianMixture(ZooModel):
             per_dim=False,
         )
 
-    def cholesky(self) -> torch.Tensor:
-        """(K, D, D) lower-triangular factors of the component covariances (full covariance only)."""
-        return torch.tril(self.lower, -1) + torch.diag_embed(torch.exp(self.log_scale))
+    def precision_cholesky(self) -> torch.Tensor:
+        """(K, D, D) lower-triangular P with Sigma_k^-1 = P_k P_k^T (full covariance only)."""
+        return torch.tril(self.lower, -1) + torch.diag_embed(torch.exp(-self.log_scale))
 
     def init_from_data(self, x: torch.Tensor, generator: torch.Generator | None) -> None:
         """Means at distinct random training images, scales at the data's per-pixel spread."""
@@ -100,9 +103,9 @@ class GaussianMixture(ZooModel):
         if not self.full:
             return normal_log_density(y, self.means.unsqueeze(1), self.log_scale.unsqueeze(1)).sum(-1)
         diff = y - self.means.unsqueeze(1)  # (K, N, D)
-        white = torch.linalg.solve_triangular(self.cholesky(), diff.transpose(1, 2), upper=False)  # (K, D, N)
+        white = diff @ self.precision_cholesky()  # rows of P^T (y - mu): (K, N, D)
         dims = diff.shape[-1]
-        return -0.5 * (white**2).sum(1) - self.log_scale.sum(-1, keepdim=True) - 0.5 * dims * LOG_2PI
+        return -0.5 * (white**2).sum(-1) - self.log_scale.sum(-1, keepdim=True) - 0.5 * dims * LOG_2PI
 
     def log_prob(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         log_weights = torch.log_softmax(self.logits, 0).unsqueeze(1)
@@ -112,8 +115,9 @@ class GaussianMixture(ZooModel):
         device = self.means.device
         which = categorical(torch.softmax(self.logits, 0).expand(n, -1), generator)
         eps = standard_normal((n, self.means.shape[1]), generator, device)
-        if self.full:
-            offset = torch.einsum("nij,nj->ni", self.cholesky()[which], eps)
+        if self.full:  # v = P^-T eps has covariance P^-T P^-1 = Sigma
+            factor = self.precision_cholesky()[which].transpose(1, 2)
+            offset = torch.linalg.solve_triangular(factor, eps.unsqueeze(-1), upper=True).squeeze(-1)
         else:
             offset = torch.exp(self.log_scale[which]) * eps
         return (self.means[which] + offset).reshape(n, *self.data_shape).clamp(0.0, 1.0)

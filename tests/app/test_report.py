@@ -97,6 +97,7 @@ def write_session(path: Path, *, with_metrics: bool = True, with_flags: bool = T
     for source, images in (("sample", samples), ("reference", reference)):
         session.write_images(source, images, levels)
         session.write_columns(source, columns[source])
+    session.write_columns("reference-nn", {"nn_distance": real_nn[:, 1]})  # auxiliary columns, as the pipeline writes
     if with_metrics:
         session.write_metrics(_metrics(real_f, fake_f, cross, real_r, fake_r, columns))
     if with_flags:
@@ -112,7 +113,7 @@ def write_session(path: Path, *, with_metrics: bool = True, with_flags: bool = T
         editor.add("sample", [125], "good")
         editor.add("reference", [3], "2")
         editor.set_note("sample", int(bad.ids[0]), SCRIPT_NOTE)
-        editor.set_note("sample", 125, "a clean 4 — keep")
+        editor.set_note("sample", 125, "clean stroke — keep")
     session.close()
     return path
 
@@ -166,6 +167,7 @@ def stored(session_path) -> dict:
     with Session.open(session_path, read_only=True) as session:
         return {
             "columns": {source: session.read_columns(source) for source in ("sample", "reference")},
+            "auxiliary": session.read_columns("reference-nn"),
             "flags": {source: session.flag_rows(source) for source in ("sample", "reference")},
             "notes": {source: session.notes(source) for source in ("sample", "reference")},
             "metrics": session.read_metrics(),
@@ -301,6 +303,7 @@ def test_json_round_trips_every_number(report, stored):
         assert [tuple(row.values()) for row in saved["flags"]] == stored["flags"][source]
         assert {row["id"]: (row["text"], row["updated"]) for row in saved["notes"]} == stored["notes"][source]
     assert document["metrics"] == stored["metrics"]
+    assert document["sources"]["reference-nn"]["columns"]["nn_distance"] == stored["auxiliary"]["nn_distance"].tolist()
     log_px = stored["columns"]["sample"]["log_px"]
     assert document["highest_likelihood"][0] == int(np.argmax(log_px))
     assert document["lowest_likelihood"][0] == int(np.argmin(log_px))

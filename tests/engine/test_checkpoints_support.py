@@ -21,7 +21,6 @@ from genloupe.engine.likelihood import evaluate_likelihood
 from genloupe.engine.sampling import draw_samples
 
 SHAPE = (1, 8, 8)
-LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 # --- the README example, as written there ----------------------------------------------------
@@ -37,7 +36,7 @@ class TinyGaussian(nn.Module):
 
     def log_prob(self, x):  # x: (N, C, H, W) in [-1, 1] -> (N,) log-density
         z = (x - self.mean) * torch.exp(-self.log_std)
-        return (-0.5 * z**2 - self.log_std - LOG_SQRT_2PI).flatten(1).sum(1)
+        return (-0.5 * z**2 - self.log_std - 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
 
     def sample_from(self, eps):  # eps: (N, C, H, W) standard normal noise -> images in [-1, 1]
         return (self.mean + torch.exp(self.log_std) * eps).clamp(-1, 1)
@@ -123,3 +122,81 @@ def test_readme_bundle_scores_digits_between_the_uniform_baseline_and_zero(tmp_p
     samples = draw_samples(bundle, 100, seed=1, device="cpu")
     assert samples.shape == (100, 1, 8, 8) and samples.max() <= 16
     np.testing.assert_array_equal(samples, draw_samples(bundle, 100, seed=1, device="cpu", batch_size=64))
+
+
+# --- other formats' tiny models, shared by the format and CLI tests ---------------------------
+
+
+class ScriptedGaussian(nn.Module):
+    """A TorchScript-able model in the legacy layout: sample(noise) and log_prob(x), both exported."""
+
+    def __init__(self, shape: tuple[int, int, int] = SHAPE) -> None:
+        super().__init__()
+        self.mean = nn.Parameter(torch.full(shape, 0.4))
+        self.log_std = nn.Parameter(torch.full(shape, -1.5))
+
+    @torch.jit.export
+    def sample(self, eps: torch.Tensor) -> torch.Tensor:
+        return self.mean + torch.exp(self.log_std) * eps
+
+    @torch.jit.export
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x - self.mean) * torch.exp(-self.log_std)
+        return (-0.5 * z * z - self.log_std - 0.9189385332046727).flatten(1).sum(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.log_prob(x)
+
+
+def scripted_meta(**changes) -> dict:
+    return {"format": "genloupe-export", "version": 1, "name": "scripted Gaussian", "family": "gaussian",
+            "data_shape": [1, 8, 8], "levels": 17, "discrete": False, "likelihood": "exact",
+            "sample_noise": [{"distribution": "normal", "shape": [1, 8, 8], "batch_dim": 0}], **changes}
+
+
+def write_torchscript(path: Path, module: nn.Module | None = None, meta: dict | None = None) -> Path:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript is deprecated: this is its legacy route
+        scripted = torch.jit.script((module or ScriptedGaussian()).eval())
+        extra = {} if meta is None else {"genloupe_meta.json": json.dumps(meta)}
+        torch.jit.save(scripted, str(path), _extra_files=extra)
+    return path
+
+
+def write_onnx_generator(path: Path, *, uint8: bool = True, meta: dict | None = None,
+                         noise_dim: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """A linear ONNX generator: images = sigmoid(noise @ W + b) as (N, 1, 8, 8), times 255 as uint8 if asked.
+
+    Returns (W, b), the reference to recompute its samples.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(noise_dim, 64)).astype(np.float32)
+    bias = rng.normal(size=64).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["noise", "W"], ["h"]),
+        helper.make_node("Add", ["h", "b"], ["a"]),
+        helper.make_node("Sigmoid", ["a"], ["s"]),
+        helper.make_node("Reshape", ["s", "shape"], ["images" if not uint8 else "unit"]),
+    ]
+    if uint8:
+        nodes += [helper.make_node("Mul", ["unit", "scale"], ["scaled"]), helper.make_node("Round", ["scaled"], ["rounded"]),
+                  helper.make_node("Cast", ["rounded"], ["images"], to=TensorProto.UINT8)]
+    initializers = [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b"),
+                    numpy_helper.from_array(np.array([-1, 1, 8, 8], dtype=np.int64), "shape"),
+                    numpy_helper.from_array(np.array(255.0, dtype=np.float32), "scale")]
+    graph = helper.make_graph(
+        nodes, "generator", [helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["N", noise_dim])],
+        [helper.make_tensor_value_info("images", TensorProto.UINT8 if uint8 else TensorProto.FLOAT, ["N", 1, 8, 8])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    if meta is not None:
+        helper.set_model_props(model, {"genloupe_meta": json.dumps(meta)})
+    onnx.save(model, str(path))
+    return weight, bias

@@ -1,0 +1,89 @@
+"""FD, KID and IS against closed forms, and their intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genloupe.engine.errors import MetricError
+from genloupe.engine.metrics import frechet_distance, inception_score, kid
+from genloupe.engine.metrics.intervals import t_interval, wilson_interval
+
+
+def test_inception_score_equals_its_closed_form() -> None:
+    """Logit a on class i mod C, 0 elsewhere: p(y) is uniform in every part, so IS = C·exp(−H(p(y|x)))."""
+    classes, a = 7, 3.0
+    logits = np.zeros((10 * classes * 4, classes))
+    logits[np.arange(len(logits)), np.arange(len(logits)) % classes] = a
+    q = math.exp(a) / (math.exp(a) + classes - 1)
+    r = 1 / (math.exp(a) + classes - 1)
+    entropy = -(q * math.log(q) + (classes - 1) * r * math.log(r))
+    score = inception_score(logits, splits=10)
+    assert score.mean == pytest.approx(classes * math.exp(-entropy), rel=1e-12)
+    assert score.std == pytest.approx(0.0, abs=1e-12)
+    assert inception_score(np.zeros((50, 10)), splits=5).mean == pytest.approx(1.0, rel=1e-12)
+
+
+def test_inception_score_interval_covers_the_split_spread() -> None:
+    logits = np.random.default_rng(0).standard_normal((1000, 20)) * 3
+    score = inception_score(logits, splits=10)
+    assert score.interval.low < score.mean < score.interval.high
+    assert score.interval.high - score.interval.low < 4 * score.std  # t·sd/√10, not ±sd
+    with pytest.raises(MetricError):
+        inception_score(logits, splits=0)
+
+
+def _samples(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, dim)) @ rng.standard_normal((dim, dim)) / np.sqrt(dim) + 1.0).astype(np.float64)
+
+
+@pytest.mark.parametrize("n", [500, 30], ids=["full rank", "singular covariance"])
+def test_frechet_distance_of_a_scaled_copy_has_a_closed_form(n: int) -> None:
+    """fake = s·real: FD = (1 − s)² (‖μ‖² + tr C), also when C is singular (n < d)."""
+    real = _samples(n, 48, seed=1)
+    s = 1.7
+    mean, cov = real.mean(0), np.cov(real, rowvar=False)
+    expected = (1 - s) ** 2 * (mean @ mean + np.trace(cov))
+    assert frechet_distance(real, s * real).value == pytest.approx(expected, rel=1e-9)
+    shift = np.linspace(-1, 1, 48)
+    assert frechet_distance(real, real + shift).value == pytest.approx(shift @ shift, rel=1e-8)
+
+
+def test_frechet_subsets_interval_and_bias_extrapolation() -> None:
+    """Two samples of one distribution: FID_N ≈ b/N > 0, and the extrapolated FID_∞ lies much closer to 0."""
+    both = torch.from_numpy(_samples(8000, 32, seed=2))
+    real, fake = both[:4000], both[4000:]
+    result = frechet_distance(real, fake, subsets=4, seed=3)
+    assert result.n_real == result.n_fake == 4000 and result.dim == 32
+    assert result.subset_values.shape == (4,) and (result.subset_values > result.value).all()
+    assert abs(result.value_infinity) < result.value / 3
+    assert result.interval.low < result.value < result.interval.high
+    with pytest.raises(MetricError, match="subsets"):
+        frechet_distance(real, fake, subsets=1)
+
+
+def test_kid_is_seeded_unbiased_and_has_an_honest_interval() -> None:
+    rng = np.random.default_rng(4)
+    real = rng.standard_normal((900, 16)).astype(np.float32)
+    same = rng.standard_normal((900, 16)).astype(np.float32)
+    other = (rng.standard_normal((900, 16)) * 1.3).astype(np.float32)
+    null = kid(real, same, subsets=30, subset_size=300, seed=5)
+    assert null.interval.low < 0 < null.interval.high  # unbiased: an estimate of 0 straddles 0
+    assert null.mean == kid(real, same, subsets=30, subset_size=300, seed=5).mean
+    assert null.mean != kid(real, same, subsets=30, subset_size=300, seed=6).mean
+    differ = kid(real, other, subsets=30, subset_size=300, seed=5)
+    assert differ.interval.low > 0 and differ.mean > 10 * null.std
+    assert "3 disjoint subset pairs" in differ.interval.method
+    small = kid(real[:200], other[:150], subset_size=1000)
+    assert small.subset_size == 150 and small.interval is None
+
+
+def test_interval_helpers() -> None:
+    assert t_interval(1.0, np.array([1.0]), 0.95, "one value") is None
+    none = wilson_interval(0, 50, 0.95, "x")
+    assert none.low == 0.0 and 0 < none.high < 0.1
+    assert wilson_interval(50, 50, 0.95, "x").high == 1.0
