@@ -80,9 +80,9 @@ class MainWindow(QMainWindow):
         }
         self.tabifyDockWidget(self.docks["manifold"], self.docks["scatter"])
         self.docks["manifold"].raise_()
-        self.resize(1500, 950)
-        self.resizeDocks([self.docks["inspector"]], [300], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["histogram"]], [520], Qt.Orientation.Horizontal)
+        self.resize(1600, 1000)
+        self.resizeDocks([self.docks["inspector"]], [270], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["histogram"]], [640], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["metrics"]], [170], Qt.Orientation.Vertical)
 
         self.linker = ViewLinker(controller.selection, self.grid, self.histogram, self.manifold, self.scatter)
@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         self.model_combo = QComboBox()
         self.model_combo.addItems(list(DEMO_MODELS))
         self.model_combo.setToolTip("Demo checkpoints; File ▸ Open checkpoint for your own")
-        self.model_combo.activated.connect(lambda: self.controller.open_model(demo_model_path(self.model_combo.currentText())))
+        self.model_combo.activated.connect(self._open_model_choice)
         bar.addWidget(self.model_combo)
         bar.addWidget(QLabel(" Device "))
         self.device_combo = QComboBox()
@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
 
     def _show_session(self, view: SessionView) -> None:
         self.view_data = view
+        self._show_model_name(view.run.get("checkpoint", ""))
         columns = view.sample_columns
         flags = self.controller.flag_sets()
         self.grid.set_data(view.samples, view.levels, columns, [flags.get(i, set()) for i in range(len(view.samples))])
@@ -222,6 +223,18 @@ class MainWindow(QMainWindow):
         self._apply_flag_filter(self.flag_filter.currentText())
         self._update_status()
 
+    def _show_model_name(self, address: str) -> None:
+        """The model box names what is open: a demo entry, or the file's name added to the list."""
+        demo = {demo_model_path(name): name for name in DEMO_MODELS}
+        name = demo.get(address) or Path(address.partition("#")[0]).name + (f"#{address.partition('#')[2]}" if "#" in address else "")
+        if self.model_combo.findText(name) < 0:
+            self.model_combo.addItem(name, address)
+        self.model_combo.setCurrentText(name)
+
+    def _open_model_choice(self, index: int) -> None:
+        address = self.model_combo.itemData(index) or demo_model_path(self.model_combo.itemText(index))
+        self.controller.open_model(address)
+
     def _show_histogram(self) -> None:
         view = self.view_data
         sample_bpd = view.sample_columns.get("bpd")
@@ -231,9 +244,9 @@ class MainWindow(QMainWindow):
         n = len(sample_bpd)
         sets = {"held-out real": view.reference_columns.get("bpd", np.zeros(0)), "samples": sample_bpd}
         ids = {"samples": np.arange(n), "held-out real": n + np.arange(len(sets["held-out real"]))}
-        convention = (view.run.get("likelihood_convention") or {}).get("description", "")
+        convention = (view.run.get("likelihood_convention") or {}).get("short", "")
         if view.run.get("scored_with"):
-            convention = f"scored under {Path(view.run['scored_with']).name}; {convention}"
+            convention = f"scored under {Path(view.run['scored_with']).name} · {convention}"
         self.histogram.set_sets(sets, ids=ids, convention=convention)
 
     def _show_manifold(self) -> None:

@@ -58,8 +58,18 @@ class Convention:
             parts.append(f"exact ({self.estimator})" if self.estimator else "exact")
         return "; ".join(parts)
 
+    def short(self) -> str:
+        """A few words for plot titles: levels, D and what kind of number it is."""
+        if self.kind == "lower_bound":
+            kind = f"{self.estimator}-{self.k_bound} bound"
+        elif self.dequantization != "none":
+            kind = f"dequantized K={self.k_dequantization}, bound"
+        else:
+            kind = "exact"
+        return f"{self.levels} levels · D={self.dims} · {kind}"
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "description": self.describe()}
+        return {**asdict(self), "description": self.describe(), "short": self.short()}
 
 
 @dataclass(frozen=True)

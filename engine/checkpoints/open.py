@@ -62,8 +62,8 @@ def open_model(path: str | os.PathLike, *, trust_code: bool = False, head: str |
     """Open any supported model file (``PATH#head`` picks a head of the hybrid) as a checked model.
 
     ``info.extra`` gains ``format`` (a title), ``format_id`` (a key, e.g. 'adapter'), ``source``,
-    ``content_hash`` and ``parameters``. Raises
-    CheckpointError (UnsafeFileError for untrusted code) or ModelError, always with one line.
+    ``content_hash`` and ``parameters``. Raises CheckpointError (UnsafeFileError for code that is
+    not trusted) or ModelError, always with a one-line message.
     """
     model, fmt, path, head = load_raw(path, trust_code=trust_code, head=head)
     extra = {"format": fmt.title, "format_id": fmt.name, "source": str(path), "content_hash": content_hash(path)}

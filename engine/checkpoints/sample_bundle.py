@@ -28,7 +28,7 @@ from ..data.checks import fit_levels
 from ..data.images import IMAGE_SUFFIXES, read_image_folder
 from ..errors import CheckpointError, ModelError
 from ..models.base import ModelInfo
-from .safety import check_shape, one_line, open_zip, parse_json, read_member
+from .safety import check_shape, one_line, open_zip, parse_json
 
 KEYS = {"samples", "levels", "labels", "log_prob", "log_prob_convention"}
 CSV_NAME, CONVENTION_NAME = "log_prob.csv", "log_prob_convention.json"
@@ -77,7 +77,8 @@ class SampleBundle(nn.Module):
     def __init__(self, name: str, stored: StoredSamples, format_name: str) -> None:
         super().__init__()
         self.stored = stored
-        self.register_buffer("levels_", torch.from_numpy(stored.images.astype(np.int16)), persistent=False)
+        compact = np.uint8 if stored.levels <= 256 else np.int32  # torch has little support for uint16
+        self.register_buffer("levels_", torch.from_numpy(stored.images.astype(compact)), persistent=False)
         shape = tuple(int(s) for s in stored.images.shape[1:])
         self.info = ModelInfo(name=name, family="samples", data_shape=shape, levels=stored.levels, likelihood="none",
                               discrete=False, extra={"format": format_name, "stored_samples": len(stored.images),
@@ -180,7 +181,11 @@ def load_npz(path: Path) -> SampleBundle:
 
 
 def is_image_folder(path: Path) -> bool:
-    return path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+    """Images in the folder, or in its subfolders (one per class, as data folders are read)."""
+    def has_images(folder: Path) -> bool:
+        return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir() if p.is_file())
+
+    return has_images(path) or any(has_images(p) for p in path.iterdir() if p.is_dir())
 
 
 def load_image_folder(path: Path) -> SampleBundle:
