@@ -28,7 +28,7 @@ from genloupe.app.jobs import Jobs
 from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
 from genloupe.app.settings import Settings
-from genloupe.engine.checkpoints import content_hash
+from genloupe.engine.checkpoints import content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
 from genloupe.widgets.histogram import HistogramView
@@ -188,6 +188,8 @@ class MainWindow(QMainWindow):
         jobs.finished.connect(lambda kind, result: self.jobs_panel.finish_job(kind))
         jobs.failed.connect(self.jobs_panel.fail_job)
         jobs.cancelled.connect(self.jobs_panel.cancelled_job)
+        jobs.cancelled.connect(self._evaluation_stopped)
+        jobs.failed.connect(lambda kind, message: self._evaluation_stopped(kind))
         self.jobs_panel.cancelRequested.connect(self.controller.cancel)
         self.grid.flagRequested.connect(c.flag)
         self.grid.inspectRequested.connect(self.inspect)
@@ -222,6 +224,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"GenLoupe — {name}{' (read-only)' if view.read_only else ''}")
         self._apply_flag_filter(self.flag_filter.currentText())
         self._update_status()
+
+    def _evaluation_stopped(self, kind: str) -> None:
+        """A cancelled or failed evaluation may have shown its samples already: show the open session again."""
+        if kind == "evaluate" and self.view_data is None and self.controller.view is not None:
+            self.linker.clear()
+            self._show_session(self.controller.view)
 
     def _show_model_name(self, address: str) -> None:
         """The model box names what is open: a demo entry, or the file's name added to the list."""
@@ -327,7 +335,7 @@ class MainWindow(QMainWindow):
             self.controller.open_session(path)
             return
         trust = False
-        if path.partition("#")[0].endswith(".py"):
+        if _is_adapter(path.partition("#")[0]):
             trust = self._ask_trust(path.partition("#")[0])
             if not trust:
                 return
@@ -471,6 +479,14 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.controller.close()
         super().closeEvent(event)
+
+
+def _is_adapter(path: str) -> bool:
+    """Whether opening ``path`` would run the person's Python code (decided by content, not suffix)."""
+    try:
+        return format_of(path) == "adapter"
+    except (GenLoupeError, OSError):
+        return False  # opening it will report the problem
 
 
 def device_choices() -> list[str]:

@@ -19,7 +19,7 @@ from .data import Dataset
 from .device import resolve_device
 from .errors import MetricError
 from .features import extract_features, get_extractor
-from .likelihood import LikelihoodResult, evaluate_likelihood
+from .likelihood import Convention, LikelihoodResult, evaluate_likelihood
 from .models.base import GenerativeModel
 from .progress import Progress, null_progress
 from .sampling import draw_samples
@@ -93,13 +93,22 @@ def evaluate(
         levels=reference.levels,
         timings=timer.timings,
     )
+    stored = getattr(model, "stored", None)  # a sample bundle: its own samples, in order
     with timer("sampling"):
-        result.samples = draw_samples(
-            model, settings.n_samples, seed=settings.seed, batch_size=settings.batch_size, device=device, progress=progress
-        )
+        if stored is not None:
+            result.samples = stored.images[: settings.n_samples]
+        else:
+            result.samples = draw_samples(
+                model, settings.n_samples, seed=settings.seed, batch_size=settings.batch_size, device=device,
+                progress=progress,
+            )
     progress.partial(("samples", result.samples, reference.levels))
     result.columns = {"sample": {}, "reference": {}}
     scorer = scoring_model or model
+    if "ll" in settings.metrics and stored is not None and stored.log_px is not None and scoring_model is None:
+        ll = _stored_likelihood(stored, len(result.samples), model.info.dims, settings.seed)
+        result.likelihood["sample"] = ll
+        result.columns["sample"].update(log_px=ll.log_px, bpd=ll.bpd)
     if "ll" in settings.metrics and scorer.info.likelihood != "none":
         with timer("likelihood"):
             for source, images in (("sample", result.samples), ("reference", reference.images)):
@@ -165,6 +174,17 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
     for source, xy in zip(("reference", "sample"), projection):
         result.columns[source].update(proj_x=xy[:, 0], proj_y=xy[:, 1])
     progress.partial(("metrics", result.metrics))
+
+
+def _stored_likelihood(stored: Any, n: int, dims: int, seed: int) -> LikelihoodResult:
+    """The log-likelihoods a sample bundle carries, already on GenLoupe's scale, with their convention."""
+    declared = stored.convention or {}
+    convention = Convention(
+        levels=stored.levels, dims=dims, discrete=declared.get("space", "discrete") == "discrete",
+        kind=declared.get("kind", "exact"), estimator=declared.get("description", "stored"),
+        dequantization="none", k_dequantization=None, k_bound=declared.get("k"), seed=seed,
+    )
+    return LikelihoodResult(log_px=stored.log_px[:n], log_px_plain=None, per_dim_bits=None, convention=convention)
 
 
 def _interval(interval: M.Interval | None) -> dict[str, Any]:

@@ -77,9 +77,7 @@ def train_model(
     configured maximum.
     """
     progress = progress or null_progress()
-    if family not in family_names():
-        raise ModelError(f"unknown model family {family!r}; known: {', '.join(family_names())}")
-    cls = FAMILIES[family]
+    cls = family_class(family)
     _check_data(train, val)
     merged = {**cls.default_config(train.shape, train.levels), **(config or {})}
     target = resolve_device(device)
@@ -107,13 +105,20 @@ def train_model(
         settings=settings,
         history=history,
     )
-    model.train_info = {  # travels with the model into its checkpoint
+    model.train_info = {  # travels with the model into its checkpoint; no timings, so rebuilds are byte-identical
         "data": train.name,
         "data_checksum": train.checksum(),
         "levels": train.levels,
-        **{key: value for key, value in report.to_dict().items() if key != "history"},
+        **{key: value for key, value in report.to_dict().items() if key not in ("history", "seconds")},
     }
     return model.eval(), report
+
+
+def family_class(family: str) -> type[ZooModel]:
+    """The registered class of ``family``; a ModelError naming the known ones otherwise."""
+    if family not in family_names():
+        raise ModelError(f"unknown model family {family!r}; known: {', '.join(family_names())}")
+    return FAMILIES[family]
 
 
 def validation_bpd(model: ZooModel, data: Dataset, seed: int = 0) -> float:

@@ -42,6 +42,7 @@ def describe(info: dict[str, Any]) -> dict[str, Any]:
         "content_hash": extra.get("content_hash"),
         "source": extra.get("source"),
         "stored_samples": extra.get("stored_samples"),
+        "stored_log_px": (extra.get("convention") or {}).get("description"),
     }
 
 
@@ -70,7 +71,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary["heads"]:
         rows.insert(2, ("heads", f"{', '.join(summary['heads'])} (open one with PATH#head)"))
     if summary["stored_samples"] is not None:
-        rows.insert(2, ("samples", f"{summary['stored_samples']} stored"))
+        stored = f"{summary['stored_samples']} stored"
+        rows.insert(2, ("samples", stored + (f", with {summary['stored_log_px']}" if summary["stored_log_px"] else "")))
     return "\n".join(f"{key:<11}{value}" for key, value in rows)
 
 

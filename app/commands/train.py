@@ -11,7 +11,7 @@ from genloupe.engine.checkpoints.zoo import SUFFIXES, save_checkpoint
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import CheckpointError, ModelError
 from genloupe.engine.likelihood import evaluate_likelihood
-from genloupe.engine.training import train_model
+from genloupe.engine.training import family_class, train_model
 
 SPLIT_SEED = 0  # the data split every command shares; --seed only drives training
 
@@ -40,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in SUFFIXES:
         raise CheckpointError(f"{args.out}: --out must end in .pt or .safetensors")
+    family_class(args.family)  # fail before the data are read
     config = parse_config(args.config)
     if args.epochs is not None and args.epochs < 1:
         raise ModelError(f"--epochs must be at least 1, got {args.epochs}")

@@ -89,10 +89,9 @@ def probe_inputs(info: ModelInfo, n: int, generator: torch.Generator, device: to
 
 
 def parameter_count(model: Any) -> int | None:
-    """Parameters of a model: what its loader counted, else those of an nn.Module, else unknown."""
-    counted = getattr(model, "parameter_count", None)
-    if isinstance(counted, int):
-        return counted
+    """Parameters of a model: what its loader counted (None: unknown), else those of an nn.Module."""
+    if hasattr(model, "parameter_count"):
+        return model.parameter_count
     if isinstance(model, nn.Module):
         return sum(p.numel() for p in model.parameters())
     return None

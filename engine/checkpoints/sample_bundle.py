@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.arrays import _to_nchw
+from ..data.arrays import to_nchw
 from ..data.checks import fit_levels
 from ..data.images import IMAGE_SUFFIXES, read_image_folder
 from ..errors import CheckpointError, ModelError
@@ -77,6 +77,7 @@ class SampleBundle(nn.Module):
     def __init__(self, name: str, stored: StoredSamples, format_name: str) -> None:
         super().__init__()
         self.stored = stored
+        self.parameter_count = None  # no model behind the samples
         compact = np.uint8 if stored.levels <= 256 else np.int32  # torch has little support for uint16
         self.register_buffer("levels_", torch.from_numpy(stored.images.astype(compact)), persistent=False)
         shape = tuple(int(s) for s in stored.images.shape[1:])
@@ -139,7 +140,7 @@ def _images(samples: np.ndarray, levels: int | None, what: str) -> tuple[np.ndar
             raise CheckpointError(f"{what}: float samples must be finite values in [0, 1]")
         levels = levels or 256
         samples = np.round(samples * (levels - 1)).astype(np.int64)
-    return fit_levels(_to_nchw(samples, what), what, levels)
+    return fit_levels(to_nchw(samples, what), what, levels)
 
 
 def load_npz(path: Path) -> SampleBundle:

@@ -71,7 +71,7 @@ def _stored_levels(path: Path, stored: np.ndarray) -> int:
 
 
 def _dataset(path: Path, fmt: str, array: np.ndarray, labels: np.ndarray | None, levels: int | None) -> Dataset:
-    images, levels = fit_levels(_to_nchw(array, str(path)), str(path), levels)
+    images, levels = fit_levels(to_nchw(array, str(path)), str(path), levels)
     return Dataset(
         name=path.name,
         images=images,
@@ -83,7 +83,7 @@ def _dataset(path: Path, fmt: str, array: np.ndarray, labels: np.ndarray | None,
     )
 
 
-def _to_nchw(array: np.ndarray, where: str) -> np.ndarray:
+def to_nchw(array: np.ndarray, where: str) -> np.ndarray:
     """(N, H, W), (N, C, H, W) or (N, H, W, C) to (N, C, H, W) by the layout rule above."""
     if array.ndim == 3:
         return array[:, None]

@@ -33,7 +33,7 @@ from ..progress import Progress, null_progress
 from .blas import full_precision_matmul, matmul
 from .inputs import as_features, check_same_dim, compute_device
 from .intervals import Interval, t_interval
-from .knn import DEFAULT_MEMORY_BUDGET, Steps
+from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
 
 Moments = tuple[torch.Tensor, torch.Tensor]  # mean (d,), covariance (d, d), float64
 
@@ -59,7 +59,7 @@ class FrechetDistance:
 def _part_moments(x: torch.Tensor, parts: list[np.ndarray], memory_budget: int) -> tuple[Moments, list[Moments]]:
     """Mean and covariance of all of ``x`` and of each part (index arrays covering all rows)."""
     n, dim = x.shape
-    rows = max(1, memory_budget // (dim * 8 * 2))
+    rows = max(1, working_budget(memory_budget, x.device) // (dim * 8 * 2))
     centre = sum(x[s : s + rows].to(torch.float64).sum(0) for s in range(0, n, rows)) / n
     sums, crosses, counts = [], [], []
     for part in parts:

@@ -25,7 +25,7 @@ from ..progress import Progress, null_progress
 from .blas import full_precision_matmul, matmul
 from .inputs import as_features, check_same_dim, compute_device
 from .intervals import Interval, disjoint_parts, t_interval
-from .knn import DEFAULT_MEMORY_BUDGET, Steps
+from .knn import DEFAULT_MEMORY_BUDGET, Steps, with_memory_backoff, working_budget
 
 
 @dataclass(frozen=True)
@@ -109,25 +109,27 @@ def kid(
         real_index[s] = rng.choice(n_real, m, replace=False)
         fake_index[s] = rng.choice(n_fake, m, replace=False)
     parts = min(n_real, n_fake) // m
-    batch = _batch(m, real_t.shape[1], memory_budget)
-    steps = Steps(progress or null_progress(), -(-subsets // batch) + (-(-parts // batch) if parts >= 2 else 0))
+    disjoint_real = disjoint_parts(n_real, parts, m, rng)
+    disjoint_fake = disjoint_parts(n_fake, parts, m, rng)
+    progress = progress or null_progress()
+
+    def compute(budget: int) -> tuple[np.ndarray, np.ndarray | None]:
+        budget = working_budget(budget, where)
+        batch = _batch(m, real_t.shape[1], budget)
+        steps = Steps(progress, -(-subsets // batch) + (-(-parts // batch) if parts >= 2 else 0))
+        values = _mmd2(real_t, fake_t, real_index, fake_index, kernel, budget, steps)
+        if parts < 2:
+            return values, None
+        return values, _mmd2(real_t, fake_t, disjoint_real, disjoint_fake, kernel, budget, steps)
+
     with full_precision_matmul():
-        values = _mmd2(real_t, fake_t, real_index, fake_index, kernel, memory_budget, steps)
-        mean = float(values.mean())
-        interval = None
-        if parts >= 2:
-            disjoint = _mmd2(
-                real_t,
-                fake_t,
-                disjoint_parts(n_real, parts, m, rng),
-                disjoint_parts(n_fake, parts, m, rng),
-                kernel,
-                memory_budget,
-                steps,
-            )
-            interval = t_interval(
-                mean, disjoint, level, f"half-width from {parts} disjoint subset pairs of {m} (independent, unbiased)"
-            )
+        values, disjoint = with_memory_backoff(compute, memory_budget)
+    mean = float(values.mean())
+    interval = None
+    if disjoint is not None:
+        interval = t_interval(
+            mean, disjoint, level, f"half-width from {parts} disjoint subset pairs of {m} (independent, unbiased)"
+        )
     return KernelDistance(
         mean=mean, std=float(values.std()), subsets=subsets, subset_size=m, values=values, interval=interval
     )

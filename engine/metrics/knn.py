@@ -24,6 +24,8 @@ from ..progress import Progress
 from .blas import matmul
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
+# On the CPU, 2048-wide tiles already run the products at full BLAS speed; more memory would only cost.
+CPU_WORKING_SET = 64 << 20
 # Working memory per pair of a tile: the float32 distances, a float32 scratch tile, slack for top-k temporaries.
 BYTES_PER_PAIR = 12
 # Float32 candidates kept per row beyond k, so that the exact k nearest are almost always among them.
@@ -41,6 +43,11 @@ def rounding_bound(dim: int) -> float:
     8√dim·u + 64u leaves that margin and more; pairs within it are settled exactly anyway.
     """
     return (8.0 * math.sqrt(dim) + 64.0) * UNIT_ROUNDOFF
+
+
+def working_budget(memory_budget: int, device: torch.device) -> int:
+    """Bytes a pass may use: the whole budget on a GPU, at most ``CPU_WORKING_SET`` on the CPU."""
+    return min(memory_budget, CPU_WORKING_SET) if device.type == "cpu" else memory_budget
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def exact_sq_distances(
 ) -> torch.Tensor:
     """Σ(a_i − b_j)² in float64 for the given index pairs (exactly 0 for identical points)."""
     out = torch.empty(a_index.shape[0], dtype=torch.float64, device=a.device)
-    step = max(1, memory_budget // (a.shape[1] * 8 * 3))
+    step = max(1, memory_budget // (a.shape[1] * 32))  # two gathered rows, their float64 copies, the difference
     for start in range(0, a_index.shape[0], step):
         stop = start + step
         diff = a[a_index[start:stop]].to(torch.float64) - b[b_index[start:stop]].to(torch.float64)
@@ -137,6 +144,10 @@ class Tiles:
 
     def scratch(self, like: torch.Tensor) -> torch.Tensor:
         return self._scratch[: like.numel()].view(like.shape)
+
+    def release(self) -> None:
+        """Free the tile buffers, so that what follows has the whole budget."""
+        self._distances = self._scratch = torch.empty(0)
 
     def delta(self, i: int, j: int) -> float:
         """Bound on the rounding error of every distance in tile (i, j)."""
@@ -278,6 +289,7 @@ def self_knn(
         if i != j:
             candidates.offer_tile(cs, d, rs.start, dim=0)
         steps(stage)
+    tiles.release()
     return candidates.finish(points, points, ranks, exclude_self=True, memory_budget=memory_budget)
 
 

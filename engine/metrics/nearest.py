@@ -21,6 +21,7 @@ from .knn import (
     cross_tile_count,
     prepare_points,
     with_memory_backoff,
+    working_budget,
 )
 from ..errors import MetricError
 
@@ -61,6 +62,7 @@ def nearest_real(
     progress = progress or null_progress()
 
     def compute(budget: int) -> NearestReal:
+        budget = working_budget(budget, where)
         fake_p, real_p = prepare_points([fake_t, real_t], budget)
         tiles = Tiles(fake_p, real_p, budget)
         steps = Steps(progress, cross_tile_count(fake_p.n, real_p.n, budget))
@@ -68,6 +70,7 @@ def nearest_real(
         for i, j in tiles.pairs():
             candidates.offer_tile(tiles.row_slices[i], tiles.distances(i, j), tiles.col_slices[j].start)
             steps("nearest real")
+        tiles.release()
         return finish_nearest(candidates, fake_p, real_p, k, budget)
 
     with full_precision_matmul():

@@ -45,6 +45,7 @@ from .knn import (
     self_knn,
     self_tile_count,
     with_memory_backoff,
+    working_budget,
 )
 from .nearest import NearestReal, finish_nearest, nearest_candidates
 from ..errors import MetricError
@@ -133,6 +134,7 @@ def manifold_metrics(
     progress = progress or null_progress()
 
     def compute(budget: int) -> ManifoldMetrics:
+        budget = working_budget(budget, where)
         real_p, fake_p = prepare_points([real_t, fake_t], budget)
         real_ranks = sorted({k for k in (k_pr, k_dc) if k is not None})
         steps = Steps(
@@ -231,6 +233,7 @@ def _cross_pass(
             covered[cs] |= dc_test.any_inside(excess, 0, delta, exact, rs, cs)
             counts[rs] += dc_test.count_inside(excess, delta, exact, rs, cs, buffer=d)  # d is spent here
         steps("real × generated")
+    tiles.release()
 
     pr = dc = None
     if k_pr:

@@ -36,12 +36,6 @@ from tests.engine.test_checkpoints_support import (
 )
 
 
-@pytest.fixture(autouse=True)
-def commands(monkeypatch):
-    """The subcommands under test, whether or not app/cli.py lists them yet."""
-    monkeypatch.setattr(cli, "COMMANDS", tuple(dict.fromkeys((*cli.COMMANDS, "info", "export"))))
-
-
 # --- payloads that would run code ---------------------------------------------------------------
 
 

@@ -57,6 +57,7 @@ def test_onnx_uint8_generator_is_read_as_torch_fidelity_writes_them(tmp_path):
     weight, bias = write_onnx_generator(tmp_path / "g.onnx")
     opened = open_model(tmp_path / "g.onnx")
     assert opened.info.likelihood == "none" and opened.info.levels == 256 and opened.info.data_shape == SHAPE
+    assert opened.info.extra["parameters"] is None  # onnxruntime does not say; GenLoupe does not guess
     samples = opened.sample(6, torch.Generator().manual_seed(2)).numpy()
     eps = torch.randn(6, 4, generator=torch.Generator().manual_seed(2)).numpy()
     expected = np.round(sigmoid(eps @ weight + bias) * 255) / 255
