@@ -90,6 +90,8 @@ def train_model(
         settings = {key: merged.pop(key, value) for key, value in defaults.items()}
         if epochs is not None:
             settings["epochs"] = int(epochs)
+        if settings["epochs"] < 1:
+            raise ModelError(f"training needs at least one epoch, got {settings['epochs']}")
         model, history = _fit(cls, train, val, merged, settings, seed, target, progress)
         best = min(history, key=lambda row: row["val_bpd"])
         report_epochs, best_epoch = len(history), int(best["epoch"])

@@ -42,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{args.out}: --out must end in .pt or .safetensors")
     family_class(args.family)  # fail before the data are read
     config = parse_config(args.config)
-    if args.epochs is not None and args.epochs < 1:
-        raise ModelError(f"--epochs must be at least 1, got {args.epochs}")
     data = open_data(args.data)
     train, val, test = (data.split(name, seed=SPLIT_SEED) for name in ("train", "val", "test"))
     model, report = train_model(

@@ -55,8 +55,7 @@ class PointSet:
     """One feature set prepared for tiles."""
 
     exact: torch.Tensor  # (N, d) the caller's values, float32 or float64: exact distances come from these
-    work: torch.Tensor  # (N, d) float32, centred on the joint mean: the operand of the tile products
-    norms: torch.Tensor  # (N,) float32 squared norms of ``work``
+    work: torch.Tensor  # (N, d + 2) float32 rows [w, ‖w‖², 1] with w centred on the joint mean
 
     @property
     def n(self) -> int:
@@ -66,9 +65,14 @@ class PointSet:
     def dim(self) -> int:
         return int(self.exact.shape[1])
 
+    @property
+    def norms(self) -> torch.Tensor:
+        """(N,) float32 squared norms of the centred points."""
+        return self.work[:, self.dim]
+
 
 def prepare_points(sets: Sequence[torch.Tensor], memory_budget: int) -> list[PointSet]:
-    """Centre all sets on their joint mean (float64) and keep float32 copies for the tile products."""
+    """Centre all sets on their joint mean (float64) and keep float32 rows [w, ‖w‖², 1] for the products."""
     dim = sets[0].shape[1]
     device = sets[0].device
     rows = max(1, memory_budget // (dim * 8 * 3))
@@ -79,14 +83,26 @@ def prepare_points(sets: Sequence[torch.Tensor], memory_budget: int) -> list[Poi
     shift = total / sum(x.shape[0] for x in sets)
     prepared = []
     for x in sets:
-        work = torch.empty(x.shape, dtype=torch.float32, device=device)
-        norms = torch.empty(x.shape[0], dtype=torch.float32, device=device)
+        work = torch.empty((x.shape[0], dim + 2), dtype=torch.float32, device=device)
+        work[:, dim + 1] = 1.0
         for start in range(0, x.shape[0], rows):
             chunk = (x[start : start + rows].to(torch.float64) - shift).to(torch.float32)
-            work[start : start + rows] = chunk
-            norms[start : start + rows] = chunk.to(torch.float64).square().sum(1).to(torch.float32)
-        prepared.append(PointSet(exact=x, work=work, norms=norms))
+            work[start : start + rows, :dim] = chunk
+            work[start : start + rows, dim] = chunk.to(torch.float64).square().sum(1).to(torch.float32)
+        prepared.append(PointSet(exact=x, work=work))
     return prepared
+
+
+def column_form(work: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """[−2w, 1, ‖w‖²] for rows [w, ‖w‖², 1]: one product then gives ‖a‖² + ‖b‖² − 2a·b, no extra passes.
+
+    (The factor −2 is exact in floating point.)"""
+    dim = work.shape[1] - 2
+    out = torch.empty_like(work) if out is None else out
+    torch.mul(work[:, :dim], -2.0, out=out[:, :dim])
+    out[:, dim] = 1.0
+    out[:, dim + 1] = work[:, dim]
+    return out
 
 
 def exact_sq_distances(
@@ -102,9 +118,11 @@ def exact_sq_distances(
     return out
 
 
-def tile_side(memory_budget: int) -> int:
-    """Side of the square tiles that keep a pass within ``memory_budget`` bytes of working memory."""
-    return max(1, math.isqrt(memory_budget // BYTES_PER_PAIR))
+def tile_side(memory_budget: int, dim: int) -> int:
+    """Side of the square tiles whose pairs (``BYTES_PER_PAIR`` each) and column block fit the budget."""
+    column_bytes = 4 * (dim + 2)
+    side = (math.isqrt(column_bytes**2 + 4 * BYTES_PER_PAIR * memory_budget) - column_bytes) // (2 * BYTES_PER_PAIR)
+    return max(1, side)
 
 
 def tile_slices(n: int, side: int) -> list[slice]:
@@ -112,42 +130,47 @@ def tile_slices(n: int, side: int) -> list[slice]:
 
 
 class Tiles:
-    """Float32 squared-distance tiles between row points and column points, in two reused buffers."""
+    """Float32 squared-distance tiles between row points and column points, in reused buffers."""
 
     def __init__(self, rows: PointSet, cols: PointSet, memory_budget: int) -> None:
-        side = tile_side(memory_budget)
+        side = tile_side(memory_budget, rows.dim)
         self.rows, self.cols = rows, cols
         self.row_slices = tile_slices(rows.n, side)
         self.col_slices = tile_slices(cols.n, side)
         size = min(side, rows.n) * min(side, cols.n)
-        self._distances = torch.empty(size, dtype=torch.float32, device=rows.work.device)
-        self._scratch = torch.empty(size, dtype=torch.float32, device=rows.work.device)
+        device = rows.work.device
+        self._distances = torch.empty(size, dtype=torch.float32, device=device)
+        self._scratch = torch.empty(size, dtype=torch.float32, device=device)
+        self._columns = torch.empty((min(side, cols.n), cols.dim + 2), dtype=torch.float32, device=device)
+        self._columns_of = -1
         self.gamma = rounding_bound(rows.dim)
         self._row_max = torch.stack([rows.norms[s].max() for s in self.row_slices]).tolist()
         self._col_max = torch.stack([cols.norms[s].max() for s in self.col_slices]).tolist()
 
     def pairs(self, symmetric: bool = False) -> list[tuple[int, int]]:
-        """Tile index pairs; ``symmetric`` (rows and columns are the same set) keeps j ≥ i only."""
+        """Tile index pairs, column tile outermost; ``symmetric`` (rows and columns are the same set) keeps
+        i ≤ j only."""
         return [
             (i, j)
-            for i in range(len(self.row_slices))
-            for j in range(i if symmetric else 0, len(self.col_slices))
+            for j in range(len(self.col_slices))
+            for i in range(j + 1 if symmetric else len(self.row_slices))
         ]
 
     def distances(self, i: int, j: int) -> torch.Tensor:
         """Approximate squared distances of tile (i, j), valid until the next call."""
         rs, cs = self.row_slices[i], self.col_slices[j]
+        if self._columns_of != j:
+            column_form(self.cols.work[cs], out=self._columns[: cs.stop - cs.start])
+            self._columns_of = j
         d = self._distances[: (rs.stop - rs.start) * (cs.stop - cs.start)].view(rs.stop - rs.start, cs.stop - cs.start)
-        matmul(self.rows.work[rs], self.cols.work[cs].T, out=d)
-        torch.add(self.rows.norms[rs, None], d, alpha=-2, out=d)
-        return d.add_(self.cols.norms[None, cs])
+        return matmul(self.rows.work[rs], self._columns[: cs.stop - cs.start].T, out=d)
 
     def scratch(self, like: torch.Tensor) -> torch.Tensor:
         return self._scratch[: like.numel()].view(like.shape)
 
     def release(self) -> None:
         """Free the tile buffers, so that what follows has the whole budget."""
-        self._distances = self._scratch = torch.empty(0)
+        self._distances = self._scratch = self._columns = torch.empty(0)
 
     def delta(self, i: int, j: int) -> float:
         """Bound on the rounding error of every distance in tile (i, j)."""
@@ -243,15 +266,13 @@ def _rescan(
     gamma = rounding_bound(query.dim)
     reach = limit2 + gamma * (query.norms[rows].to(torch.float64) + float(ref.norms.max()))
     threshold = (reach * (1 + 4 * UNIT_ROUNDOFF)).to(torch.float32)
-    side = tile_side(memory_budget)
+    side = tile_side(memory_budget, query.dim)
     hit_rows, hit_cols = [], []
     for chunk in tile_slices(rows.numel(), side):
         picked = rows[chunk]
-        work, norms = query.work[picked], query.norms[picked]
+        work = query.work[picked]
         for cs in tile_slices(ref.n, side):
-            d = matmul(work, ref.work[cs].T)
-            d = torch.add(norms[:, None], d, alpha=-2).add_(ref.norms[None, cs])
-            near = d <= threshold[chunk, None]
+            near = matmul(work, column_form(ref.work[cs]).T) <= threshold[chunk, None]
             if exclude_self:
                 own = picked - cs.start
                 inside = (own >= 0) & (own < cs.stop - cs.start)
@@ -293,13 +314,13 @@ def self_knn(
     return candidates.finish(points, points, ranks, exclude_self=True, memory_budget=memory_budget)
 
 
-def self_tile_count(n: int, memory_budget: int) -> int:
-    blocks = len(tile_slices(n, tile_side(memory_budget)))
+def self_tile_count(n: int, dim: int, memory_budget: int) -> int:
+    blocks = len(tile_slices(n, tile_side(memory_budget, dim)))
     return blocks * (blocks + 1) // 2
 
 
-def cross_tile_count(n_rows: int, n_cols: int, memory_budget: int) -> int:
-    side = tile_side(memory_budget)
+def cross_tile_count(n_rows: int, n_cols: int, dim: int, memory_budget: int) -> int:
+    side = tile_side(memory_budget, dim)
     return len(tile_slices(n_rows, side)) * len(tile_slices(n_cols, side))
 
 

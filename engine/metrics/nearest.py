@@ -65,7 +65,7 @@ def nearest_real(
         budget = working_budget(budget, where)
         fake_p, real_p = prepare_points([fake_t, real_t], budget)
         tiles = Tiles(fake_p, real_p, budget)
-        steps = Steps(progress, cross_tile_count(fake_p.n, real_p.n, budget))
+        steps = Steps(progress, cross_tile_count(fake_p.n, real_p.n, real_p.dim, budget))
         candidates = nearest_candidates(fake_p, real_p, k)
         for i, j in tiles.pairs():
             candidates.offer_tile(tiles.row_slices[i], tiles.distances(i, j), tiles.col_slices[j].start)

@@ -139,9 +139,9 @@ def manifold_metrics(
         real_ranks = sorted({k for k in (k_pr, k_dc) if k is not None})
         steps = Steps(
             progress,
-            (self_tile_count(real_p.n, budget) if real_ranks else 0)
-            + (self_tile_count(fake_p.n, budget) if k_pr else 0)
-            + cross_tile_count(fake_p.n, real_p.n, budget),
+            (self_tile_count(real_p.n, real_p.dim, budget) if real_ranks else 0)
+            + (self_tile_count(fake_p.n, fake_p.dim, budget) if k_pr else 0)
+            + cross_tile_count(fake_p.n, real_p.n, real_p.dim, budget),
         )
         real_radii2: dict[int, torch.Tensor] = {}
         fake_radii2: dict[int, torch.Tensor] = {}
@@ -200,6 +200,7 @@ def _cross_pass(
     """One pass over generated (tile rows) × real (tile columns) pairs, every requested metric at once."""
     device = real.work.device
     tiles = Tiles(fake, real, budget)
+    precision_from_counts = k_pr is not None and k_pr == k_dc  # inside some ball ⇔ counted at least once
     nearest = nearest_candidates(fake, real, k_nn) if k_nn else None
     if k_pr:
         precision_test = BallTest(real_radii2[k_pr], comparison, "cols")
@@ -224,8 +225,9 @@ def _cross_pass(
             nearest.offer_tile(rs, d, cs.start)
         if k_pr:
             realism.update(d, rs, cs, scratch)
-            excess = precision_test.excess(d, rs, cs, scratch)
-            fake_in_real[rs] |= precision_test.any_inside(excess, 1, delta, exact, rs, cs)
+            if not precision_from_counts:
+                excess = precision_test.excess(d, rs, cs, scratch)
+                fake_in_real[rs] |= precision_test.any_inside(excess, 1, delta, exact, rs, cs)
             excess = recall_test.excess(d, rs, cs, scratch)
             real_in_fake[cs] |= recall_test.any_inside(excess, 0, delta, exact, rs, cs)
         if k_dc:
@@ -234,6 +236,8 @@ def _cross_pass(
             counts[rs] += dc_test.count_inside(excess, delta, exact, rs, cs, buffer=d)  # d is spent here
         steps("real × generated")
     tiles.release()
+    if precision_from_counts:
+        fake_in_real = counts > 0
 
     pr = dc = None
     if k_pr:

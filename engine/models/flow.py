@@ -161,7 +161,7 @@ class CouplingFlow(ZooModel):
         z, _ = logit_transform(dequantized_data(x, self.levels, generator), self.alpha)
         with torch.no_grad():
             self.shift.copy_(z.mean(0))
-            self.log_scale.copy_(torch.log(z.std(0)))
+            self.log_scale.copy_(torch.log(z.std(0, correction=0).clamp(min=1e-3)))
 
     def forward_transform(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data y in [0,1]^D to latent z, with log |det dz/dy| per sample."""

@@ -99,7 +99,7 @@ class DiagonalGaussian(ZooModel):
         y = dequantized_data(x, self.levels, generator)
         with torch.no_grad():
             self.mean.copy_(y.mean(0))
-            self.log_std.copy_(torch.log(y.std(0)))
+            self.log_std.copy_(torch.log(y.std(0, correction=0).clamp(min=1e-3)))
 
     def log_prob_per_dim(self, y: torch.Tensor) -> torch.Tensor:
         return normal_log_density(y, self.mean, self.log_std)

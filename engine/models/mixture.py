@@ -95,7 +95,7 @@ class GaussianMixture(ZooModel):
         pick = torch.argsort(uniform((len(y),), generator, y.device))[:k]
         with torch.no_grad():
             self.means.copy_(y[pick])
-            self.log_scale.copy_(torch.log(y.std(0)).expand_as(self.log_scale))
+            self.log_scale.copy_(torch.log(y.std(0, correction=0).clamp(min=1e-3)).expand_as(self.log_scale))
 
     def component_log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """(K, N) log N(y_n; mu_k, Sigma_k)."""
