@@ -137,6 +137,7 @@ class Controller(QObject):
         self.editor = FlagEditor(session)
         self.editor.listeners.append(lambda source, ids: self.flagsChanged.emit(ids))
         self.editor.listeners.append(lambda source, ids: self.undoStateChanged.emit())
+        self.editor.listeners.append(self._reread_notes)
         self.selection.clear()
         self.sessionLoaded.emit(view)
         self.undoStateChanged.emit()
@@ -216,7 +217,17 @@ class Controller(QObject):
         editor = self._writable_editor()
         if editor is not None and self.view is not None:
             editor.set_note(SOURCE, idx, text)
-            self.view.notes[idx] = text
+
+    def _reread_notes(self, source: str, ids: np.ndarray) -> None:
+        """Keep the view's notes equal to the file after every note edit, undo and redo."""
+        if self.session is None or self.view is None or source != SOURCE:
+            return
+        notes = self.session.notes(SOURCE)
+        for idx in ids.tolist():
+            if idx in notes:
+                self.view.notes[idx] = notes[idx][0]
+            else:
+                self.view.notes.pop(idx, None)
 
     def suggest(self, top_fraction: float = 0.2) -> int:
         """Write the engine's suggestions as 'suggested' flags (one undoable step each); returns the count."""

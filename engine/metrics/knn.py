@@ -55,7 +55,7 @@ class PointSet:
     """One feature set prepared for tiles."""
 
     exact: torch.Tensor  # (N, d) the caller's values, float32 or float64: exact distances come from these
-    work: torch.Tensor  # (N, d + 2) float32 rows [w, ‖w‖², 1] with w centred on the joint mean
+    work: torch.Tensor  # (N, W) float32 rows [w, ‖w‖², 1, 0…] with w centred on the joint mean, W = work_width(d)
 
     @property
     def n(self) -> int:
@@ -71,6 +71,11 @@ class PointSet:
         return self.work[:, self.dim]
 
 
+def work_width(dim: int) -> int:
+    """Columns of the product operands: d + 2, padded with zeros to a multiple of 8 (aligned GPU loads)."""
+    return -(-(dim + 2) // 8) * 8
+
+
 def prepare_points(sets: Sequence[torch.Tensor], memory_budget: int) -> list[PointSet]:
     """Centre all sets on their joint mean (float64) and keep float32 rows [w, ‖w‖², 1] for the products."""
     dim = sets[0].shape[1]
@@ -83,7 +88,7 @@ def prepare_points(sets: Sequence[torch.Tensor], memory_budget: int) -> list[Poi
     shift = total / sum(x.shape[0] for x in sets)
     prepared = []
     for x in sets:
-        work = torch.empty((x.shape[0], dim + 2), dtype=torch.float32, device=device)
+        work = torch.zeros((x.shape[0], work_width(dim)), dtype=torch.float32, device=device)
         work[:, dim + 1] = 1.0
         for start in range(0, x.shape[0], rows):
             chunk = (x[start : start + rows].to(torch.float64) - shift).to(torch.float32)
@@ -93,12 +98,10 @@ def prepare_points(sets: Sequence[torch.Tensor], memory_budget: int) -> list[Poi
     return prepared
 
 
-def column_form(work: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """[−2w, 1, ‖w‖²] for rows [w, ‖w‖², 1]: one product then gives ‖a‖² + ‖b‖² − 2a·b, no extra passes.
-
-    (The factor −2 is exact in floating point.)"""
-    dim = work.shape[1] - 2
-    out = torch.empty_like(work) if out is None else out
+def column_form(work: torch.Tensor, dim: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """[−2w, 1, ‖w‖², 0…] for rows [w, ‖w‖², 1, 0…]: one product then gives ‖a‖² + ‖b‖² − 2a·b with no
+    extra pass over the tile (the factor −2 is exact in floating point). ``out`` must hold zeros past d + 2."""
+    out = torch.zeros_like(work) if out is None else out
     torch.mul(work[:, :dim], -2.0, out=out[:, :dim])
     out[:, dim] = 1.0
     out[:, dim + 1] = work[:, dim]
@@ -120,7 +123,7 @@ def exact_sq_distances(
 
 def tile_side(memory_budget: int, dim: int) -> int:
     """Side of the square tiles whose pairs (``BYTES_PER_PAIR`` each) and column block fit the budget."""
-    column_bytes = 4 * (dim + 2)
+    column_bytes = 4 * work_width(dim)
     side = (math.isqrt(column_bytes**2 + 4 * BYTES_PER_PAIR * memory_budget) - column_bytes) // (2 * BYTES_PER_PAIR)
     return max(1, side)
 
@@ -141,7 +144,7 @@ class Tiles:
         device = rows.work.device
         self._distances = torch.empty(size, dtype=torch.float32, device=device)
         self._scratch = torch.empty(size, dtype=torch.float32, device=device)
-        self._columns = torch.empty((min(side, cols.n), cols.dim + 2), dtype=torch.float32, device=device)
+        self._columns = torch.zeros((min(side, cols.n), cols.work.shape[1]), dtype=torch.float32, device=device)
         self._columns_of = -1
         self.gamma = rounding_bound(rows.dim)
         self._row_max = torch.stack([rows.norms[s].max() for s in self.row_slices]).tolist()
@@ -160,7 +163,7 @@ class Tiles:
         """Approximate squared distances of tile (i, j), valid until the next call."""
         rs, cs = self.row_slices[i], self.col_slices[j]
         if self._columns_of != j:
-            column_form(self.cols.work[cs], out=self._columns[: cs.stop - cs.start])
+            column_form(self.cols.work[cs], self.cols.dim, out=self._columns[: cs.stop - cs.start])
             self._columns_of = j
         d = self._distances[: (rs.stop - rs.start) * (cs.stop - cs.start)].view(rs.stop - rs.start, cs.stop - cs.start)
         return matmul(self.rows.work[rs], self._columns[: cs.stop - cs.start].T, out=d)
@@ -272,7 +275,7 @@ def _rescan(
         picked = rows[chunk]
         work = query.work[picked]
         for cs in tile_slices(ref.n, side):
-            near = matmul(work, column_form(ref.work[cs]).T) <= threshold[chunk, None]
+            near = matmul(work, column_form(ref.work[cs], ref.dim).T) <= threshold[chunk, None]
             if exclude_self:
                 own = picked - cs.start
                 inside = (own >= 0) & (own < cs.stop - cs.start)

@@ -76,7 +76,9 @@ class Session:
         db = _connect(path, read_only=read_only)
         try:
             _check_identity(db, path)
-            db.execute("PRAGMA quick_check").fetchone()
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":  # damage is reported as a row, not raised
+                raise sqlite3.DatabaseError(check.splitlines()[-1])
             db.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
         except sqlite3.DatabaseError as error:
             db.close()

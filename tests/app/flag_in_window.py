@@ -4,8 +4,8 @@ Run by tests/app/test_flagging.py as a subprocess (not collected by pytest):
 
     QT_QPA_PLATFORM=offscreen GENLOUPE_CONFIG_DIR=SCRATCH python tests/app/flag_in_window.py SESSION
 
-It opens SESSION in the window built by build_window(), selects tiles (in the grid's order: most
-likely first) and presses B, M, 3 and Shift+B on the grid, writes one note, then prints one line
+It opens SESSION in the window built by build_window(), writes one note, selects tiles (in the
+grid's order: most likely first) and presses B, M, 3, Shift+B and G on the grid, then prints one line
 
     flagged {"intended": {id: [labels]}, "shown": {id: [labels]}, "notes": {id: text}}
 
@@ -48,6 +48,7 @@ def main(session: str) -> None:
         ((1,), Qt.Key.Key_B, SHIFT, "bad", False),
         ((len(order) - 1,), Qt.Key.Key_G, NONE, "good", True),
     ]
+    window.controller.set_note(order[0], NOTE)  # first: the flag keys must commit on their own
     intended: dict[int, set[str]] = {}
     for rows, key, modifier, label, add in steps:
         ids = [order[row] for row in rows]
@@ -56,7 +57,6 @@ def main(session: str) -> None:
         for idx in ids:
             labels = intended.setdefault(idx, set())
             labels.add(label) if add else labels.discard(label)
-    window.controller.set_note(order[0], NOTE)
     app.processEvents()
     shown = {idx: sorted(grid.model.flags_of(idx)) for idx in range(grid.model.n) if grid.model.flags_of(idx)}
     state = {

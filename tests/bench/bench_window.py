@@ -57,7 +57,7 @@ def child(launched_at: float, n_samples: int) -> dict:
                 ms = (time.perf_counter() - start) * 1000
                 if ms >= TRACKED_EVENT_MS:
                     events.append({"start": start, "ms": round(ms, 1), "depth": depth[0], "event": event.type().name,
-                                   "receiver": type(receiver).__name__})
+                                   "receiver": _describe(receiver)})
 
     collections: list[dict] = []  # cyclic garbage collections, in any thread: they hold the GIL
 
@@ -91,12 +91,14 @@ def child(launched_at: float, n_samples: int) -> dict:
     for owner, name in ((main_window_module.MainWindow, "_show_samples"), (main_window_module.MainWindow, "_show_session"),
                         (main_window_module.MainWindow, "_show_histogram"), (main_window_module.MainWindow, "_show_manifold"),
                         (main_window_module.MainWindow, "_show_scatter"), (main_window_module.MainWindow, "_update_status"),
-                        (controller_module.Controller, "open_session"), (jobs_panel_module.JobsPanel, "update_job")):
+                        (controller_module.Controller, "open_session"), (controller_module.Controller, "flag_sets"),
+                        (jobs_panel_module.JobsPanel, "update_job"), (main_window_module.MetricsPanel, "set_metrics"),
+                        (main_window_module.SampleGrid, "set_data"), (main_window_module.SampleGrid, "sort_by"),
+                        (main_window_module.HistogramView, "set_sets"), (main_window_module.ManifoldView, "set_data"),
+                        (main_window_module.QualityScatter, "set_data")):
         setattr(owner, name, timed(f"{owner.__name__}.{name}", getattr(owner, name)))
     read_view = controller_module.Controller._read_view
     controller_module.Controller._read_view = staticmethod(timed("Controller._read_view (session file)", read_view))
-    grid_set_data = main_window_module.SampleGrid.set_data
-    main_window_module.SampleGrid.set_data = timed("SampleGrid.set_data", grid_set_data)
 
     state: dict = {"ticks": [], "stages": []}
     build_window = main_window_module.build_window
@@ -176,6 +178,15 @@ def child(launched_at: float, n_samples: int) -> dict:
         "handlers_ms": {name: {"calls": len(v), "max": round(max(v), 1), "total": round(sum(v), 1)}
                         for name, v in sorted(handlers.items())},
     }
+
+
+def _describe(receiver) -> str:
+    """The receiver's class; a plot's scene is named by the view that holds the plot."""
+    name = type(receiver).__name__
+    views = receiver.views() if hasattr(receiver, "views") else []
+    if views and views[0].parentWidget() is not None:
+        name += f" of {type(views[0].parentWidget()).__name__}"
+    return name
 
 
 def _event_text(event: dict, t0: float) -> str:
