@@ -216,15 +216,24 @@ class MainWindow(QMainWindow):
             self.grid.sort_by("log_px", descending=True)
         self.linker.sample_bpd = columns.get("bpd")
         self.linker.brushed = self.linker.flag_filter = None
-        self._show_histogram()
-        self._show_manifold()
-        self._show_scatter()
+        QTimer.singleShot(0, self, lambda: self._draw_plots_in_turns(view, [self._show_histogram, self._show_manifold,
+                                                                           self._show_scatter]))
         self.metrics.set_metrics(metric_rows(view.metrics))
         self.inspector.clear()
         name = view.run.get("model", {}).get("name", "model")
         self.setWindowTitle(f"GenLoupe — {name}{' (read-only)' if view.read_only else ''}")
         self._apply_flag_filter(self.flag_filter.currentText())
         self._update_status()
+
+    def _draw_plots_in_turns(self, view: SessionView, steps: list) -> None:
+        """Draw one plot per turn of the event loop, so that input is answered between them.
+
+        A plot's data and its scene's layout take 10-40 ms each on two slow cores; all at once they held
+        the event loop for 70-180 ms (tests/bench/bench_window.py). A newer session drops what is pending.
+        """
+        if steps and self.view_data is view:
+            steps[0]()
+            QTimer.singleShot(0, self, lambda: self._draw_plots_in_turns(view, steps[1:]))
 
     def _evaluation_stopped(self, kind: str) -> None:
         """A cancelled or failed evaluation may have shown its samples already: show the open session again."""

@@ -260,7 +260,6 @@ def test_a_session_whose_checkpoint_changed_opens_read_only_and_refuses_every_ed
     assert c.suggest() == 0
     qtbot.keyClick(window.grid.view, Qt.Key.Key_Z, CTRL)
     assert on_disk(path) == ({}, {})
-    c.session.close()
     assert path.read_bytes() == before  # not one byte written
 
 

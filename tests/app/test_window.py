@@ -82,14 +82,20 @@ def window(qtbot):
 
 
 @pytest.fixture
-def opened(window, demo_session, tmp_path):
+def opened(window, demo_session, tmp_path, qtbot):
     """The window on a private copy of the demo session (flags written by one test stay in its copy)."""
     copy = tmp_path / "demo.genloupe"
     shutil.copyfile(demo_session, copy)
     window.controller.open_session(copy)
     assert window.controller.session is not None and window.controller.session.path == copy
+    plots_drawn(qtbot, window)
     settle(window)
     return SimpleNamespace(window=window, path=copy, columns=window.controller.view.sample_columns)
+
+
+def plots_drawn(qtbot, window, n: int = N_SAMPLES) -> None:
+    """The window draws its plots one per turn of the event loop after a session loads: wait for the last."""
+    qtbot.waitUntil(lambda: window.manifold.point_count() == n and window.scatter.n == n, timeout=5000)
 
 
 def tile_centre(grid, row: int) -> QPoint:
@@ -109,6 +115,7 @@ def test_opening_the_demo_runs_its_job_and_fills_every_view(window, qtbot):
     assert window.jobs_panel.kinds() == ["evaluate"] and window.jobs_panel.state("evaluate") == "running"
     qtbot.waitUntil(lambda: bool(loaded), timeout=EVALUATION_TIMEOUT_MS)
     assert arrived == [N_SAMPLES]  # samples were shown before their numbers
+    plots_drawn(qtbot, window)
     assert window.jobs_panel.state("evaluate") == DONE
     assert c.session.path.parent == sessions_dir() and c.session.path.is_file()
     assert window.model_combo.currentText() == DEMO_NAME
@@ -116,8 +123,7 @@ def test_opening_the_demo_runs_its_job_and_fills_every_view(window, qtbot):
     log_px = c.view.sample_columns["log_px"][window.grid.visible_ids()]
     assert np.all(np.diff(log_px) <= 0)  # most likely first
     assert set(window.histogram.curves) == {"held-out real", "samples"}
-    assert window.manifold.point_count() == N_SAMPLES
-    assert window.scatter.n == N_SAMPLES and np.isfinite(window.scatter.rho)
+    assert np.isfinite(window.scatter.rho)
     names = window.metrics.metric_names()
     assert {"bits/dim, samples", "bits/dim, held-out real", "FID", "KID", "precision", "recall"} <= set(names), names
     assert not any(window.metrics.is_stale(name) for name in names)
@@ -210,7 +216,7 @@ def test_cancelling_a_running_evaluation_keeps_the_open_session(opened, qtbot):
     assert c.session.path == opened.path
     assert not list(sessions_dir().glob("*.genloupe"))  # the cancelled run wrote nothing
     assert window.grid.model.n == N_SAMPLES  # the cancelled run's samples are gone from the grid
-    assert window.manifold.point_count() == N_SAMPLES
+    plots_drawn(qtbot, window)
 
 
 def test_bad_files_show_a_one_line_error_and_the_window_keeps_working(window, qtbot, tmp_path):

@@ -94,6 +94,16 @@ def test_info_keeps_the_likelihood_kind_and_drops_per_dim(autoregressive):
                                per_dim=True, device="cpu").per_dim_bits is None
 
 
+def test_a_bound_model_passes_its_k_and_draws_through(digits):
+    """The VAE head's IWAE-K: same seed, same draws, so the mixture sits exactly ln 2 below (w = 0.5)."""
+    vae = open_model(str(DEMO / "vaegan.pt") + "#vae")
+    images = digits.split("test").images[:64]
+    base = evaluate_likelihood(vae, images, LEVELS, k_bound=8, device="cpu")
+    mixed = evaluate_likelihood(NoiseMixture(vae, 0.5), images, LEVELS, k_bound=8, device="cpu")
+    assert mixed.convention.kind == "lower_bound" and mixed.convention.k_bound == 8
+    np.testing.assert_allclose(base.log_px - mixed.log_px, math.log(2), atol=1e-4)
+
+
 @pytest.mark.parametrize("weight", [0.0, 1.0, -0.1, 1.5])
 def test_the_weight_must_lie_strictly_inside_zero_one(autoregressive, weight):
     with pytest.raises(ModelError, match="noise weight"):
