@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         theme.configure_pyqtgraph()
 
         self.grid = SampleGrid()
+        self.reference_grid = SampleGrid(thumbnail_size=48)
         self.histogram = HistogramView()
         self.manifold = ManifoldView()
         self.scatter = QualityScatter()
@@ -77,9 +78,12 @@ class MainWindow(QMainWindow):
                                   Qt.DockWidgetArea.RightDockWidgetArea),
             "metrics": self._dock("Metrics", self.metrics, Qt.DockWidgetArea.BottomDockWidgetArea),
             "inspector": self._dock("Inspector", self.inspector, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "reference": self._dock("Held-out real images", self.reference_grid, Qt.DockWidgetArea.LeftDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["manifold"], self.docks["scatter"])
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["reference"])
+        self.docks["inspector"].raise_()
         self.docks["manifold"].raise_()
         self.resize(1600, 1000)
         self.resizeDocks([self.docks["inspector"]], [270], Qt.Orientation.Horizontal)
@@ -219,6 +223,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self, lambda: self._draw_plots_in_turns(view, [self._show_histogram, self._show_manifold,
                                                                            self._show_scatter]))
         self.metrics.set_metrics(metric_rows(view.metrics))
+        self.reference_grid.set_data(view.reference, view.levels, view.reference_columns)
+        if "log_px" in view.reference_columns:
+            self.reference_grid.sort_by("log_px", descending=True)
         self.inspector.clear()
         name = view.run.get("model", {}).get("name", "model")
         self.setWindowTitle(f"GenLoupe — {name}{' (read-only)' if view.read_only else ''}")
