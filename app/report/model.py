@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from genloupe.app.metric_rows import DISPLAY
 from genloupe.engine.errors import SessionError
 from genloupe.engine.session import Session, labels_by_sample
 from genloupe.engine.session.store import FlagRow
@@ -24,18 +25,7 @@ COLUMN_ORDER = ("log_px", "bpd", "realism", "in_manifold", "nn_id", "nn_distance
 # Confirmed labels that do not mark a problem; every other confirmed label is drawn as 'flagged' in the plots.
 NOT_A_PROBLEM = ("good",)
 
-METRIC_NAMES = {
-    "fid": ("FID", "lower"),
-    "kid": ("KID", "lower"),
-    "is": ("Inception Score", "higher"),
-    "precision": ("precision", "higher"),
-    "recall": ("recall", "higher"),
-    "density": ("density", "higher"),
-    "coverage": ("coverage", "higher"),
-    "mean_bpd_samples": ("mean bits/dim, samples", None),
-    "mean_bpd_sample": ("mean bits/dim, samples", None),
-    "mean_bpd_reference": ("mean bits/dim, held-out real", "lower"),
-}
+METRIC_NAMES = DISPLAY  # one naming for the window and the report
 # Keys of a metric entry that the metrics table shows in its own columns.
 _METRIC_FIELDS = {"value", "mean", "std", "ci", "interval", "n", "n_real", "n_fake", "method", "convention"}
 

@@ -30,7 +30,7 @@ import torch
 
 from ..errors import MetricError
 from ..progress import Progress, null_progress
-from .blas import full_precision_matmul, matmul
+from .linalg import cholesky, eigh, eigvalsh, full_precision_matmul, matmul
 from .inputs import as_features, check_same_dim, compute_device
 from .intervals import Interval, t_interval
 from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
@@ -90,15 +90,15 @@ def _numerically_psd(values: torch.Tensor) -> torch.Tensor:
 def _trace_sqrt_product(c1: torch.Tensor, c2: torch.Tensor) -> float:
     """tr √(C1^½ C2 C1^½) from a symmetric matrix with the same eigenvalues."""
     for a, b in ((c1, c2), (c2, c1)):
-        factor, info = torch.linalg.cholesky_ex(a)
-        if int(info) == 0:
+        factor = cholesky(a)
+        if factor is not None:
             break
     else:
-        values, vectors = torch.linalg.eigh(c1)
+        values, vectors = eigh(c1)
         factor, b = vectors * _numerically_psd(values).sqrt(), c2
     product = matmul(matmul(factor.T.contiguous(), b), factor)
     product = (product + product.T) / 2
-    return float(_numerically_psd(torch.linalg.eigvalsh(product)).sqrt().sum())
+    return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
 
 
 def _frechet(a: Moments, b: Moments) -> float:

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import MetricError
 from ..progress import Progress, null_progress
-from .blas import full_precision_matmul, matmul
+from .linalg import full_precision_matmul, matmul
 from .inputs import as_features, check_same_dim, compute_device
 from .intervals import Interval, disjoint_parts, t_interval
 from .knn import DEFAULT_MEMORY_BUDGET, Steps, with_memory_backoff, working_budget

@@ -21,7 +21,7 @@ import torch
 
 from ..device import is_out_of_memory
 from ..progress import Progress
-from .blas import matmul
+from .linalg import matmul
 
 DEFAULT_MEMORY_BUDGET = 1 << 30
 # On the CPU, 2048-wide tiles already run the products at full BLAS speed; more memory would only cost.

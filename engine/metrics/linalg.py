@@ -1,9 +1,10 @@
-"""Matrix products for the metrics: full float32/float64 precision, NumPy's BLAS on the CPU.
+"""Linear algebra for the metrics: full float32/float64 precision, NumPy's BLAS and LAPACK on the CPU.
 
 On the CPU, torch's build links MKL, which on AMD processors runs large float32 products 2-4x slower than
-the OpenBLAS that NumPy ships (measured on this project's machines), with the same IEEE arithmetic; so
-2-D CPU products go through NumPy on zero-copy views. Batched (3-D) products stay with torch: NumPy's
-stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy. On CUDA, TF32 would round operands to 10 mantissa bits and
+the OpenBLAS that NumPy ships, and its symmetric eigensolver 1.5-3x slower plus a ~0.7 s first call
+(measured on this project's machines); the arithmetic is the same IEEE arithmetic. So 2-D CPU products
+and eigenvalue problems go through NumPy on zero-copy views. Batched (3-D) products stay with torch:
+NumPy's stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy. On CUDA, TF32 would round operands to 10 mantissa bits and
 break the error bounds the k-NN code relies on, so it is switched off while the metrics run.
 """
 
@@ -42,3 +43,29 @@ def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) ->
         return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
     np.matmul(a.numpy(), b.numpy(), out=out.numpy())
     return out
+
+
+def eigvalsh(a: torch.Tensor) -> torch.Tensor:
+    """Eigenvalues of a symmetric matrix, ascending."""
+    if a.device.type != "cpu":
+        return torch.linalg.eigvalsh(a)
+    return torch.from_numpy(np.linalg.eigvalsh(a.numpy()))
+
+
+def eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix."""
+    if a.device.type != "cpu":
+        return torch.linalg.eigh(a)
+    values, vectors = np.linalg.eigh(a.numpy())
+    return torch.from_numpy(values), torch.from_numpy(vectors)
+
+
+def cholesky(a: torch.Tensor) -> torch.Tensor | None:
+    """Lower Cholesky factor of a symmetric matrix, or None when it is not (numerically) positive definite."""
+    if a.device.type != "cpu":
+        factor, info = torch.linalg.cholesky_ex(a)
+        return factor if int(info) == 0 else None
+    try:
+        return torch.from_numpy(np.linalg.cholesky(a.numpy()))
+    except np.linalg.LinAlgError:
+        return None

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..progress import Progress, null_progress
-from .blas import full_precision_matmul
+from .linalg import full_precision_matmul
 from .inputs import as_features, check_same_dim, compute_device
 from .knn import (
     CANDIDATE_MARGIN,

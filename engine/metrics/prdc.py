@@ -31,7 +31,7 @@ import torch
 
 from ..progress import Progress, null_progress
 from .balls import BallTest, check_comparison
-from .blas import full_precision_matmul
+from .linalg import full_precision_matmul
 from .inputs import as_features, check_k, check_same_dim, compute_device
 from .intervals import Interval, t_interval, wilson_interval
 from .knn import (
@@ -112,10 +112,11 @@ def manifold_metrics(
 ) -> ManifoldMetrics:
     """Precision/recall (k_pr), density/coverage (k_dc) and nearest real neighbours (k_nn) in one pass.
 
-    A ``None`` k skips that part. ``memory_budget`` bounds the bytes of the distance tiles (the inputs and
-    per-sample results come on top); on out-of-memory the budget is halved and the pass rerun, which
-    changes nothing in the results. Intervals are conditional on the other set's manifold (see
-    :func:`_intervals`).
+    A ``None`` k skips that part. ``memory_budget`` bounds the working memory of the pass (tiles and
+    exact re-measurements; the inputs, a float32 copy of them and per-sample results come on top); the
+    CPU uses at most 64 MiB of it, which already runs at full speed. On out-of-memory the budget is halved
+    and the pass rerun, which changes nothing in the results. The intervals are conditional on the other
+    set's manifold; each says so in its ``method``.
     """
     check_comparison(comparison)
     if k_pr is None and k_dc is None and k_nn is None:

@@ -139,7 +139,7 @@ def _metrics(real_f, fake_f, cross, real_r, fake_r, columns) -> dict:
         "recall": {"value": float(columns["reference"]["in_manifold"].mean()), **n, "convention": conv},
         "density": {"value": float(inside_real.sum() / (K * len(fake_f))), **n, "convention": conv},
         "coverage": {"value": float((cross.min(0) <= real_r).mean()), **n, "convention": conv},
-        "mean_bpd_samples": {"value": float(columns["sample"]["bpd"].mean()), "convention": "bits/dim, exact"},
+        "mean_bpd_sample": {"value": float(columns["sample"]["bpd"].mean()), "convention": "bits/dim, exact"},
         "mean_bpd_reference": {"value": float(columns["reference"]["bpd"].mean()), "convention": "bits/dim, exact"},
     }
 
