@@ -69,14 +69,13 @@ class Controller(QObject):
         self.selection = Selection(SOURCE)
         jobs.partial.connect(self._on_partial)
         jobs.finished.connect(self._on_finished)
-        jobs.failed.connect(lambda kind, message: self.failed.emit(message))
+        jobs.failed.connect(self._on_failed)
 
     # -- evaluation ----------------------------------------------------------------------------------
 
     def open_model(self, address: str, *, trust_code: bool = False) -> None:
         """Evaluate the model at ``address`` against the current reference (a background job)."""
         self.model_address = address
-        self.settings.add_recent(address)
         self.evaluate(trust_code=trust_code)
 
     def set_reference(self, source: str) -> None:
@@ -109,8 +108,14 @@ class Controller(QObject):
         if kind == "evaluate" and isinstance(value, tuple) and value[0] == "samples":
             self.samplesArrived.emit(value[1], value[2])
 
+    def _on_failed(self, kind: str, message: str) -> None:
+        if kind == "evaluate":  # the open session's model stays the current one
+            self.model_address = self.view.run.get("checkpoint", "") if self.view else ""
+        self.failed.emit(message)
+
     def _on_finished(self, kind: str, result: object) -> None:
         if kind == "evaluate":
+            self.settings.add_recent(self.model_address)  # only what opened: a broken file is not recalled
             self.open_session(result)
 
     # -- sessions -------------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ class MainWindow(QMainWindow):
         self.resize(1600, 1000)
         self.resizeDocks([self.docks["inspector"]], [270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["histogram"]], [640], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["metrics"]], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["metrics"]], [250], Qt.Orientation.Vertical)
+        self.metrics.setWordWrap(False)  # one line per metric: the whole table fits the dock
 
         self.linker = ViewLinker(controller.selection, self.grid, self.histogram, self.manifold, self.scatter)
         self._build_actions()
@@ -205,6 +206,7 @@ class MainWindow(QMainWindow):
     def _show_samples(self, samples: np.ndarray, levels: int) -> None:
         """Samples arrive before their numbers: show them at once, mark the metrics stale."""
         self.view_data = None
+        self.linker.clear()  # the old brush and selection mean nothing for the new samples
         self.grid.set_data(samples, levels)
         self.metrics.mark_stale()
         self.inspector.clear()
@@ -283,10 +285,10 @@ class MainWindow(QMainWindow):
             np.column_stack([r["proj_x"], r["proj_y"]]), np.column_stack([s["proj_x"], s["proj_y"]]),
             real_in=r.get("in_manifold"), generated_in=s.get("in_manifold"), realism=s.get("realism"),
             k=int(view.run.get("settings", {}).get("k_pr", 3)),
-            axis_labels=("PC 1 of real features", "PC 2 of real features"),
+            axis_labels=("PC 1 of real features", "PC 2 of real features"), names=("real", "samples"),
         )
 
-    def _show_scatter(self) -> None:
+    def _show_scatter(self, keep_view: bool = False) -> None:
         view = self.view_data
         if view is None:
             return
@@ -296,11 +298,13 @@ class MainWindow(QMainWindow):
             return
         flagged = np.zeros(len(s["bpd"]), bool)
         flagged[[i for i, labels in self.controller.flag_sets().items() if labels]] = True
-        self.scatter.set_data(s["bpd"], s[column], quality_label=self.quality_axis.currentText(), flagged=flagged)
+        self.scatter.set_data(s["bpd"], s[column], quality_label=self.quality_axis.currentText(), flagged=flagged,
+                              keep_view=keep_view)
 
     def _refresh_flags(self, ids: np.ndarray) -> None:
         flags = self.controller.flag_sets(ids)
         self.grid.update_flags(ids, [flags.get(int(i), set()) for i in ids])
+        self._show_scatter(keep_view=True)
         self._apply_flag_filter(self.flag_filter.currentText())
         self._update_status()
 

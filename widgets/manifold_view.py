@@ -48,7 +48,7 @@ class ManifoldView(PointsView):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__("component 1", "component 2", parent=parent)
         self.plot.setAspectLocked(True)
-        self._legend = theme.add_legend(self.plot)
+        self._legend = theme.add_legend_below(self.plot)
         outline = theme.plot_colours()[0]
         # (role, inside) -> (brush, pen), shared by every point of that category:
         # filled when inside the other set's manifold, hollow (background fill, coloured ring) when not

@@ -18,7 +18,6 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.typing import ArrayLike
 from PySide6 import QtCore, QtGui, QtWidgets
-from scipy.stats import rankdata
 
 from . import theme
 
@@ -234,10 +233,17 @@ def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, int]:
     n = int(keep.sum())
     if n < 3:
         return float("nan"), n
-    rx, ry = rankdata(x[keep]), rankdata(y[keep])
+    rx, ry = average_ranks(x[keep]), average_ranks(y[keep])
     if np.ptp(rx) == 0 or np.ptp(ry) == 0:
         return float("nan"), n
     return float(np.corrcoef(rx, ry)[0, 1]), n
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties sharing their average rank (as scipy's rankdata), in numpy alone."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inverse]
 
 
 class QualityScatter(PointsView):

@@ -118,6 +118,14 @@ def add_legend(plot: pg.PlotWidget) -> pg.LegendItem:
                           brush=pg.mkBrush(with_alpha(background, 210)), pen=pg.mkPen(with_alpha(foreground, 60)))
 
 
+def add_legend_below(plot: pg.PlotWidget, columns: int = 2) -> pg.LegendItem:
+    """A legend in its own row under the x axis: for dense plots, where a legend inside covers points."""
+    _, foreground = plot_colours()
+    legend = pg.LegendItem(colCount=columns, labelTextColor=foreground, labelTextSize=f"{FONT_POINT_SIZE - 1}pt")
+    plot.getPlotItem().layout.addItem(legend, 4, 1)
+    return legend
+
+
 def viewport_point(plot: pg.PlotWidget, x: float, y: float) -> QtCore.QPoint:
     """The viewport pixel where view position (x, y) is drawn (to place popups, or drive a plot in tests)."""
     scene_pos = plot.getPlotItem().getViewBox().mapViewToScene(QtCore.QPointF(x, y))
