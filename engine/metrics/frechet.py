@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..errors import MetricError
 from ..progress import Progress, null_progress
-from .linalg import cholesky, eigh, eigvalsh, full_precision_matmul, matmul
-from .inputs import as_features, check_same_dim, compute_device
+from .inputs import as_features, check_same_dim
 from .intervals import Interval, t_interval
-from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
+from .knn import DEFAULT_MEMORY_BUDGET, Steps
+from .linalg import cholesky, eigh, eigvalsh, full_precision_matmul, matmul
 
 Moments = tuple[torch.Tensor, torch.Tensor]  # mean (d,), covariance (d, d), float64
 
@@ -56,29 +57,39 @@ class FrechetDistance:
     subset_values: np.ndarray | None  # the m FDs of disjoint parts (with subsets)
 
 
-def _part_moments(x: torch.Tensor, parts: list[np.ndarray], memory_budget: int) -> tuple[Moments, list[Moments]]:
-    """Mean and covariance of all of ``x`` and of each part (index arrays covering all rows)."""
+def _part_moments(
+    x: torch.Tensor, parts: list[np.ndarray] | None, memory_budget: int
+) -> tuple[Moments, list[Moments]]:
+    """Mean and covariance of all of ``x`` and of each part (index arrays covering all rows), in one pass.
+
+    Sums are taken around the first chunk's mean, close enough to the mean that the final correction
+    n·(μ − c)(μ − c)ᵀ cancels nothing of significance."""
     n, dim = x.shape
-    rows = max(1, working_budget(memory_budget, x.device) // (dim * 8 * 2))
-    centre = sum(x[s : s + rows].to(torch.float64).sum(0) for s in range(0, n, rows)) / n
+    rows = max(1, memory_budget // (dim * 8 * 2))  # few, tall chunks: the products run fastest that way
+    centre = None
     sums, crosses, counts = [], [], []
-    for part in parts:
-        index = torch.as_tensor(part, device=x.device)
+    for part in parts if parts is not None else [None]:
+        index = None if part is None else torch.as_tensor(part, device=x.device)
+        count = n if index is None else index.numel()
         total = torch.zeros(dim, dtype=torch.float64, device=x.device)
         cross = torch.zeros(dim, dim, dtype=torch.float64, device=x.device)
-        for s in range(0, index.numel(), rows):
-            centred = x[index[s : s + rows]].to(torch.float64) - centre
+        for s in range(0, count, rows):
+            chunk = x[s : s + rows] if index is None else x[index[s : s + rows]]
+            centred = chunk.to(torch.float64, copy=True)
+            if centre is None:
+                centre = centred.mean(0)
+            centred -= centre
             total += centred.sum(0)
             cross += matmul(centred.T, centred)
         sums.append(total)
         crosses.append(cross)
-        counts.append(index.numel())
+        counts.append(count)
 
     def moments(total: torch.Tensor, cross: torch.Tensor, count: int) -> Moments:
         return centre + total / count, (cross - torch.outer(total, total) / count) / (count - 1)
 
     full = moments(sum(sums), sum(crosses), n)
-    return full, [moments(t, c, m) for t, c, m in zip(sums, crosses, counts)] if len(parts) > 1 else []
+    return full, [moments(t, c, m) for t, c, m in zip(sums, crosses, counts)] if parts is not None else []
 
 
 def _numerically_psd(values: torch.Tensor) -> torch.Tensor:
@@ -112,8 +123,8 @@ def feature_statistics(
     features: Any, *, device: str | torch.device = "auto", memory_budget: int = DEFAULT_MEMORY_BUDGET
 ) -> FeatureStatistics:
     """Mean and unbiased covariance in float64 (e.g. to cache a reference set's statistics)."""
-    x = as_features(features, "features", compute_device(device), min_rows=2)
-    (mean, cov), _ = _part_moments(x, [np.arange(x.shape[0])], memory_budget)
+    x = as_features(features, "features", resolve_device(device), min_rows=2)
+    (mean, cov), _ = _part_moments(x, None, memory_budget)
     return FeatureStatistics(mean=mean.cpu().numpy(), cov=cov.cpu().numpy(), n=int(x.shape[0]))
 
 
@@ -124,7 +135,7 @@ def frechet_distance_from_statistics(
     """FD between two fitted Gaussians."""
     if a.mean.shape != b.mean.shape:
         raise MetricError(f"statistics differ in dimension: {a.mean.shape[0]} vs {b.mean.shape[0]}")
-    where = compute_device(device)
+    where = resolve_device(device)
 
     def moments(s: FeatureStatistics) -> Moments:
         return (torch.as_tensor(s.mean, dtype=torch.float64, device=where),
@@ -147,7 +158,7 @@ def frechet_distance(
     progress: Progress | None = None,
 ) -> FrechetDistance:
     """FD between the Gaussians of two feature sets; ``subsets=m ≥ 2`` adds an interval and FID_∞ (see above)."""
-    where = compute_device(device)
+    where = resolve_device(device)
     real_t = as_features(real, "real features", where, min_rows=2)
     fake_t = as_features(fake, "generated features", where, min_rows=2)
     check_same_dim(real_t, fake_t)
@@ -159,8 +170,8 @@ def frechet_distance(
     steps = Steps(progress or null_progress(), 3 + subsets)
     rng = np.random.default_rng(seed)
 
-    def parts(n: int) -> list[np.ndarray]:
-        return np.array_split(rng.permutation(n), subsets) if subsets else [np.arange(n)]
+    def parts(n: int) -> list[np.ndarray] | None:
+        return np.array_split(rng.permutation(n), subsets) if subsets else None
 
     with full_precision_matmul():
         real_full, real_parts = _part_moments(real_t, parts(real_t.shape[0]), memory_budget)

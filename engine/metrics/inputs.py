@@ -7,13 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..device import resolve_device
 from ..errors import MetricError
-
-
-def compute_device(spec: str | torch.device) -> torch.device:
-    """The device metrics run on: 'auto' picks CUDA when available."""
-    return resolve_device(spec)
 
 
 def as_features(x: Any, name: str, device: torch.device, min_rows: int = 1) -> torch.Tensor:

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..errors import MetricError
 from ..progress import Progress, null_progress
-from .linalg import full_precision_matmul, matmul
-from .inputs import as_features, check_same_dim, compute_device
+from .inputs import as_features, check_same_dim
 from .intervals import Interval, disjoint_parts, t_interval
 from .knn import DEFAULT_MEMORY_BUDGET, Steps, with_memory_backoff, working_budget
+from .linalg import full_precision_matmul, matmul
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def kid(
 
     ``subset_size`` shrinks to the smaller set's size when a set is smaller (reported in the result).
     """
-    where = compute_device(device)
+    where = resolve_device(device)
     real_t = as_features(real, "real features", where, min_rows=2)
     fake_t = as_features(fake, "generated features", where, min_rows=2)
     check_same_dim(real_t, fake_t)

@@ -4,8 +4,9 @@ On the CPU, torch's build links MKL, which on AMD processors runs large float32 
 the OpenBLAS that NumPy ships, and its symmetric eigensolver 1.5-3x slower plus a ~0.7 s first call
 (measured on this project's machines); the arithmetic is the same IEEE arithmetic. So 2-D CPU products
 and eigenvalue problems go through NumPy on zero-copy views. Batched (3-D) products stay with torch:
-NumPy's stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy. On CUDA, TF32 would round operands to 10 mantissa bits and
-break the error bounds the k-NN code relies on, so it is switched off while the metrics run.
+NumPy's stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy.
+On CUDA, TF32 would round operands to 10 mantissa bits and break the error bounds the k-NN code relies
+on, so it is switched off while the metrics run.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device import resolve_device
+from ..errors import MetricError
 from ..progress import Progress, null_progress
-from .linalg import full_precision_matmul
-from .inputs import as_features, check_same_dim, compute_device
+from .inputs import as_features, check_same_dim
 from .knn import (
     CANDIDATE_MARGIN,
     DEFAULT_MEMORY_BUDGET,
@@ -23,7 +24,7 @@ from .knn import (
     with_memory_backoff,
     working_budget,
 )
-from ..errors import MetricError
+from .linalg import full_precision_matmul
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def nearest_real(
     progress: Progress | None = None,
 ) -> NearestReal:
     """The k nearest real samples of every generated sample, exactly, within ``memory_budget`` bytes."""
-    where = compute_device(device)
+    where = resolve_device(device)
     fake_t = as_features(fake, "generated features", where)
     real_t = as_features(real, "real features", where)
     check_same_dim(real_t, fake_t)

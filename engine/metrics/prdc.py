@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..device import resolve_device
+from ..errors import MetricError
 from ..progress import Progress, null_progress
 from .balls import BallTest, check_comparison
-from .linalg import full_precision_matmul
-from .inputs import as_features, check_k, check_same_dim, compute_device
+from .inputs import as_features, check_k, check_same_dim
 from .intervals import Interval, t_interval, wilson_interval
 from .knn import (
     DEFAULT_MEMORY_BUDGET,
@@ -47,8 +48,8 @@ from .knn import (
     with_memory_backoff,
     working_budget,
 )
+from .linalg import full_precision_matmul
 from .nearest import NearestReal, finish_nearest, nearest_candidates
-from ..errors import MetricError
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def manifold_metrics(
     check_comparison(comparison)
     if k_pr is None and k_dc is None and k_nn is None:
         raise MetricError("nothing to compute: k_pr, k_dc and k_nn are all None")
-    where = compute_device(device)
+    where = resolve_device(device)
     real_t = as_features(real, "real features", where)
     fake_t = as_features(fake, "generated features", where)
     check_same_dim(real_t, fake_t)
@@ -204,7 +205,7 @@ def _cross_pass(
     precision_from_counts = k_pr is not None and k_pr == k_dc  # inside some ball ⇔ counted at least once
     nearest = nearest_candidates(fake, real, k_nn) if k_nn else None
     if k_pr:
-        precision_test = BallTest(real_radii2[k_pr], comparison, "cols")
+        precision_test = None if precision_from_counts else BallTest(real_radii2[k_pr], comparison, "cols")
         recall_test = BallTest(fake_radii2[k_pr], comparison, "rows")
         realism = _Realism(real_radii2[k_pr], fake.n)
         fake_in_real = torch.zeros(fake.n, dtype=torch.bool, device=device)
@@ -226,7 +227,7 @@ def _cross_pass(
             nearest.offer_tile(rs, d, cs.start)
         if k_pr:
             realism.update(d, rs, cs, scratch)
-            if not precision_from_counts:
+            if precision_test is not None:
                 excess = precision_test.excess(d, rs, cs, scratch)
                 fake_in_real[rs] |= precision_test.any_inside(excess, 1, delta, exact, rs, cs)
             excess = recall_test.excess(d, rs, cs, scratch)

@@ -31,12 +31,32 @@ import platform
 import statistics
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+def _importable_from_checkout() -> None:
+    """Make ``genloupe.engine`` importable from this checkout where the project is not installed (the GPU
+    machines get a copy of the working tree, without Qt, prdc or pytorch-fid); runs in every child too."""
+    if importlib.util.find_spec("genloupe") is not None:
+        return
+    package = types.ModuleType("genloupe")
+    package.__path__ = []
+    sys.modules["genloupe"] = package
+    spec = importlib.util.spec_from_file_location(
+        "genloupe.engine", ROOT / "engine" / "__init__.py", submodule_search_locations=[str(ROOT / "engine")]
+    )
+    engine = importlib.util.module_from_spec(spec)
+    sys.modules["genloupe.engine"] = engine
+    spec.loader.exec_module(engine)
+
+
+_importable_from_checkout()
 
 
 # ----------------------------------------------------------------------------------------------- children

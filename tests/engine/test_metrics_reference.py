@@ -109,6 +109,8 @@ def test_precision_recall_density_coverage_equal_prdc_with_open_balls(dim: int, 
     assert pr.recall == expected["recall"]
     assert dc.density == pytest.approx(expected["density"], rel=1e-12)
     assert dc.coverage == expected["coverage"]
+    alone = precision_recall(real, fake, k=k, comparison="<")  # precision from its own ball test
+    assert (alone.precision, alone.recall) == (expected["precision"], expected["recall"])
 
 
 def test_radii_equal_prdc_nearest_neighbour_distances() -> None:
@@ -128,7 +130,7 @@ def test_closed_balls_differ_from_prdc_only_on_the_surface() -> None:
     expected = reference_prdc(real, real, 3)
     assert opened.density == pytest.approx(expected["density"], rel=1e-12)
     # each real point is its own generated copy and sits exactly on the surface of its 3 nearest neighbours' balls
-    assert closed.fake_counts.sum() - opened.fake_counts.sum() >= len(real)
+    assert closed.fake_counts.sum() - opened.fake_counts.sum() == len(real)
 
 
 def _gaussian_features(n: int, dim: int, rank: int, scale: float, shift: float, seed: int) -> np.ndarray:
