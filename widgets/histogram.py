@@ -52,11 +52,7 @@ class HistogramView(QtWidgets.QWidget):
         self._quiet = False
         self.count_label = theme.status_label()
 
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.count_label)
+        theme.stack_plot_and_status(self, self.plot, self.count_label)
 
         self.region.sigRegionChangeFinished.connect(self._on_region_finished)
         self._view_box.sigSelectDrag.connect(self._on_drag)

@@ -75,11 +75,7 @@ class PointsView(QtWidgets.QWidget):
         self.plot.addItem(self._rubber, ignoreBounds=True)
         self.status = theme.status_label()
 
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.status)
+        theme.stack_plot_and_status(self, self.plot, self.status)
 
         self._view_box.sigSelectClick.connect(self._on_click)
         self._view_box.sigSelectDrag.connect(self._on_drag)

@@ -118,6 +118,15 @@ def add_legend(plot: pg.PlotWidget) -> pg.LegendItem:
                           brush=pg.mkBrush(with_alpha(background, 210)), pen=pg.mkPen(with_alpha(foreground, 60)))
 
 
+def stack_plot_and_status(widget: QtWidgets.QWidget, plot: pg.PlotWidget, status: QtWidgets.QLabel) -> None:
+    """Lay out a plot view: the plot filling the widget, its one-line status under it."""
+    layout = QtWidgets.QVBoxLayout(widget)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(plot, 1)
+    layout.addWidget(status)
+
+
 def add_legend_below(plot: pg.PlotWidget, columns: int = 2) -> pg.LegendItem:
     """A legend in its own row under the x axis: for dense plots, where a legend inside covers points."""
     _, foreground = plot_colours()
