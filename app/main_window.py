@@ -32,6 +32,7 @@ from genloupe.app.settings import Settings
 from genloupe.engine.checkpoints import content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
+from genloupe.widgets.flag_keys import SUGGESTED_PREFIX, flag_summary
 from genloupe.widgets.histogram import HistogramView
 from genloupe.widgets.inspector import Inspector
 from genloupe.widgets.jobs_panel import JobsPanel
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.controller, self.settings = controller, settings
         self.view_data: SessionView | None = None
+        self.flag_text = ""  # the flag counts every view shows
         self.setWindowTitle("GenLoupe")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -232,6 +234,7 @@ class MainWindow(QMainWindow):
         name = view.run.get("model", {}).get("name", "model")
         self.setWindowTitle(f"GenLoupe — {name}{' (read-only)' if view.read_only else ''}")
         self._apply_flag_filter(self.flag_filter.currentText())
+        self._show_flag_counts()
         self._update_status()
 
     def _draw_plots_in_turns(self, view: SessionView, steps: list) -> None:
@@ -305,6 +308,7 @@ class MainWindow(QMainWindow):
         flags = self.controller.flag_sets(ids)
         self.grid.update_flags(ids, [flags.get(int(i), set()) for i in ids])
         self._show_scatter(keep_view=True)
+        self._show_flag_counts()
         self._apply_flag_filter(self.flag_filter.currentText())
         self._update_status()
 
@@ -461,17 +465,25 @@ class MainWindow(QMainWindow):
         self.undo_action.setText(f"&Undo {editor.undo_text()}" if editor and editor.can_undo() else "&Undo")
         self.redo_action.setText(f"&Redo {editor.redo_text()}" if editor and editor.can_redo() else "&Redo")
 
+    def _show_flag_counts(self) -> None:
+        """Flag counts in every view, from the session file (the one source of truth)."""
+        session = self.controller.session
+        counts = {}
+        if session is not None:
+            for (label, state), n in session.flag_counts("sample").items():
+                key = label if state == "confirmed" else f"{SUGGESTED_PREFIX}{label}"
+                counts[key] = counts.get(key, 0) + n
+        self.flag_text = flag_summary(counts)
+        for view in (self.grid, self.histogram, self.manifold, self.scatter):
+            view.set_flag_summary(self.flag_text)
+
     def _update_status(self) -> None:
         selection = self.controller.selection
         parts = [f"{len(self.grid.visible_ids())} / {self.grid.model.n} shown"]
         if len(selection):
             parts.append(f"{len(selection)} selected ({selection.description})")
-        session = self.controller.session
-        if session is not None:
-            counts = session.flag_counts("sample")
-            flagged = ", ".join(f"{label} {n}{' suggested' if state == 'suggested' else ''}"
-                                for (label, state), n in sorted(counts.items()))
-            parts.append(f"flags: {flagged or 'none'}")
+        if self.controller.session is not None:
+            parts.append(f"flags: {self.flag_text or 'none'}")
         self.status.setText("   ·   ".join(parts))
 
     # -- layout, drag and drop, closing ------------------------------------------------------------------

@@ -91,6 +91,16 @@ def badge_order(labels: frozenset[str] | set[str]) -> list[str]:
     return sorted(labels, key=key)
 
 
+def flag_summary(counts: dict[str, int]) -> str:
+    """'12 bad · 3 memorized · 40 suggested' from {label: count} ('?bad' counts as suggested); '' when none."""
+    confirmed = {label: n for label, n in counts.items() if n and not label.startswith(SUGGESTED_PREFIX)}
+    suggested = sum(n for label, n in counts.items() if label.startswith(SUGGESTED_PREFIX))
+    parts = [f"{confirmed[label]:,} {'label ' if label in CUSTOM else ''}{label}" for label in badge_order(set(confirmed))]
+    if suggested:
+        parts.append(f"{suggested:,} suggested")
+    return " · ".join(parts)
+
+
 def key_help_html() -> str:
     """The `?` help: every flag key and what it does."""
     rows = [

@@ -50,6 +50,7 @@ class HistogramView(QtWidgets.QWidget):
         self._edges = np.empty(0)
         self._selection = np.empty(0, dtype=np.int64)
         self._quiet = False
+        self._flag_summary = ""
         self.count_label = theme.status_label()
 
         theme.stack_plot_and_status(self, self.plot, self.count_label)
@@ -216,5 +217,10 @@ class HistogramView(QtWidgets.QWidget):
             return "drag to brush a range · double-click to clear"
         return "   |   ".join(parts)
 
+    def set_flag_summary(self, text: str) -> None:
+        """A line on the flags (e.g. '12 bad · 3 memorized'), shown after the counts."""
+        self._flag_summary = text
+        self._update_label()
+
     def _update_label(self) -> None:
-        self.count_label.setText(self.count_text())
+        self.count_label.setText("   |   ".join(t for t in (self.count_text(), self._flag_summary) if t))

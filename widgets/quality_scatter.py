@@ -73,6 +73,7 @@ class PointsView(QtWidgets.QWidget):
         self._rubber.setZValue(30)
         self._rubber.hide()
         self.plot.addItem(self._rubber, ignoreBounds=True)
+        self._flag_summary = ""
         self.status = theme.status_label()
 
         theme.stack_plot_and_status(self, self.plot, self.status)
@@ -215,7 +216,13 @@ class PointsView(QtWidgets.QWidget):
     def _update_status(self) -> None:
         shown = sum(int(np.isin(layer.ids, self._selection).sum()) for layer in self._selectable())
         hint = "click a point or drag a rectangle (Shift adds, Ctrl-drag pans)"
-        self.status.setText(f"selected {shown:,} / {self.point_count():,} · {hint}")
+        flags = f" · {self._flag_summary}" if self._flag_summary else ""
+        self.status.setText(f"selected {shown:,} / {self.point_count():,}{flags} · {hint}")
+
+    def set_flag_summary(self, text: str) -> None:
+        """A line on the flags (e.g. '12 bad · 3 memorized'), shown in the status line."""
+        self._flag_summary = text
+        self._update_status()
 
 
 def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, int]:

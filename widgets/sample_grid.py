@@ -429,6 +429,7 @@ class SampleGrid(QWidget):
         self.size_slider.setMaximumWidth(140)
         self.size_slider.setToolTip("Thumbnail size (Ctrl + wheel)")
         self.count_label = QLabel()
+        self._flag_summary = ""
 
         self.toolbar = QWidget()
         bar = QHBoxLayout(self.toolbar)
@@ -648,5 +649,11 @@ class SampleGrid(QWidget):
         if changed:
             self.thumbnailSizeChanged.emit(size)
 
+    def set_flag_summary(self, text: str) -> None:
+        """A line on the flags (e.g. '12 bad · 3 memorized'), shown beside the tile count."""
+        self._flag_summary = text
+        self._update_count()
+
     def _update_count(self) -> None:
-        self.count_label.setText(f"{self.model.rowCount():,} / {self.model.n:,}")
+        flags = f"{self._flag_summary}   ·   " if self._flag_summary else ""
+        self.count_label.setText(f"{flags}{self.model.rowCount():,} / {self.model.n:,}")

@@ -268,11 +268,14 @@ def test_flag_keys_commit_to_the_session_file_and_undo_redo(opened, qtbot):
     assert all(grid.model.flags_of(int(i)) == {"bad"} for i in ids)
     assert {row[0] for row in window.controller.session.flag_rows("sample")} == set(ids.tolist())
     assert flagged_on_disk() == {int(i): {("bad", "confirmed")} for i in ids}
-    assert "bad 2" in window.status.text()
+    assert "flags: 2 bad" in window.status.text()
+    for line in (grid.count_label, window.histogram.count_label, window.manifold.status, window.scatter.status):
+        assert "2 bad" in line.text()  # flag counts in every view
 
     qtbot.keyClick(grid.view, Qt.Key.Key_Z, CTRL)
     assert all(grid.model.flags_of(int(i)) == frozenset() for i in ids)
     assert window.controller.session.flag_rows("sample") == [] and flagged_on_disk() == {}
+    assert "bad" not in window.histogram.count_label.text()
 
     qtbot.keyClick(grid.view, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     assert all(grid.model.flags_of(int(i)) == {"bad"} for i in ids)

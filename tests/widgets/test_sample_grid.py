@@ -315,3 +315,10 @@ def test_badges_and_key_table():
     assert flag_keys.flag_action(Key.Key_G, Mod.KeypadModifier | Mod.ShiftModifier) == ("good", False)
     assert flag_keys.flag_action(Key.Key_A, Mod.NoModifier) is None
     assert flag_keys.flag_action(Key.Key_1, Mod.AltModifier) is None
+
+
+def test_flag_summary_names_confirmed_labels_then_suggestions():
+    from genloupe.widgets.flag_keys import flag_summary
+
+    assert flag_summary({}) == ""
+    assert flag_summary({"good": 1, "bad": 12, "?bad": 30, "?memorized": 10, "3": 2}) == "12 bad · 1 good · 2 label 3 · 40 suggested"
