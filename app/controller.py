@@ -44,6 +44,7 @@ class SessionView:
     run: dict[str, Any]
     sample_bits: np.ndarray | None
     real_nn_distance: np.ndarray | None
+    further_columns: dict[str, dict[str, np.ndarray]]  # more scored sets (the train split), by name
     read_only: bool = False
     notes: dict[int, str] = field(default_factory=dict)
 
@@ -92,8 +93,10 @@ class Controller(QObject):
             model = open_model(address, trust_code=trust_code)
             companion = scoring_companion(address) if model.info.likelihood == "none" else None
             scorer = open_model(companion) if companion else None
-            reference = open_data(source).split("test")
-            result = evaluate(model, reference, settings, scoring_model=scorer, progress=progress)
+            data = open_data(source)
+            reference = data.split("test")
+            further = {"train": data.split("train").images[: settings.n_samples]}  # overfitting shows as a gap
+            result = evaluate(model, reference, settings, scoring_model=scorer, further=further, progress=progress)
             run = {"checkpoint": address, "checkpoint_hash": content_hash(address.partition("#")[0]),
                    "reference_source": source, "scored_with": companion}
             write_session(result, path, run).close()
@@ -181,6 +184,8 @@ class Controller(QObject):
             run=session.run,
             sample_bits=session.read_array("sample-bits"),
             real_nn_distance=nn.get("nn_distance"),
+            further_columns={source: session.read_columns(source) for source in session.sources()
+                             if source not in (SOURCE, "reference", "reference-nn")},
             read_only=session.read_only,
             notes={idx: text for idx, (text, _) in session.notes(SOURCE).items()},
         )

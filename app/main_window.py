@@ -271,9 +271,13 @@ class MainWindow(QMainWindow):
         if sample_bpd is None:
             self.histogram.set_sets({}, convention="the model has no likelihood")
             return
-        n = len(sample_bpd)
-        sets = {"held-out real": view.reference_columns.get("bpd", np.zeros(0)), "samples": sample_bpd}
-        ids = {"samples": np.arange(n), "held-out real": n + np.arange(len(sets["held-out real"]))}
+        sets = {"held-out real": view.reference_columns.get("bpd", np.zeros(0)), "samples": sample_bpd,
+                **{f"{name} split": columns["bpd"] for name, columns in view.further_columns.items() if "bpd" in columns}}
+        ids, start = {"samples": np.arange(len(sample_bpd))}, len(sample_bpd)  # ids unique across the sets
+        for name, values in sets.items():
+            if name != "samples":
+                ids[name] = start + np.arange(len(values))
+                start += len(values)
         convention = (view.run.get("likelihood_convention") or {}).get("short", "")
         if view.run.get("scored_with"):
             convention = f"scored under {Path(view.run['scored_with']).name} · {convention}"

@@ -8,6 +8,7 @@ from typing import Any
 DISPLAY = {
     "mean_bpd_sample": ("bits/dim, samples", "lower"),
     "mean_bpd_reference": ("bits/dim, held-out real", "lower"),
+    "mean_bpd_train": ("bits/dim, train split", None),
     "fid": ("FID", "lower"),
     "kid": ("KID", "lower"),
     "is": ("IS", "higher"),

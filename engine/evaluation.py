@@ -69,12 +69,15 @@ def evaluate(
     settings: EvaluationSettings = EvaluationSettings(),
     *,
     scoring_model: GenerativeModel | None = None,
+    further: dict[str, np.ndarray] | None = None,
     progress: Progress | None = None,
 ) -> Evaluation:
     """Sample ``model`` and score samples and ``reference`` images (see the module docstring).
 
     ``scoring_model`` scores the likelihood when ``model`` has none (the hybrid's GAN head is scored
-    under its VAE head); by default the model scores itself.
+    under its VAE head); by default the model scores itself. ``further`` names more image sets (on the
+    reference's levels) whose likelihood is worth seeing beside the held-out one, e.g. the training
+    split: a gap between the two is overfitting, the likelihood's view of memorization.
     """
     progress = progress or null_progress()
     unknown = set(settings.metrics) - set(ALL_METRICS)
@@ -103,7 +106,8 @@ def evaluate(
                 progress=progress,
             )
     progress.partial(("samples", result.samples, reference.levels))
-    result.columns = {"sample": {}, "reference": {}}
+    further = further or {}
+    result.columns = {"sample": {}, "reference": {}, **{name: {} for name in further}}
     scorer = scoring_model or model
     if "ll" in settings.metrics and stored is not None and stored.log_px is not None and scoring_model is None:
         ll = _stored_likelihood(stored, len(result.samples), model.info.dims, settings.seed)
@@ -111,7 +115,7 @@ def evaluate(
         result.columns["sample"].update(log_px=ll.log_px, bpd=ll.bpd)
     if "ll" in settings.metrics and scorer.info.likelihood != "none":
         with timer("likelihood"):
-            for source, images in (("sample", result.samples), ("reference", reference.images)):
+            for source, images in (("sample", result.samples), ("reference", reference.images), *further.items()):
                 ll = evaluate_likelihood(
                     scorer, images, reference.levels, k_deq=settings.k_deq, k_bound=settings.k_bound,
                     seed=settings.seed, batch_size=settings.batch_size, device=device, progress=progress,

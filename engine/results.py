@@ -50,12 +50,14 @@ def summary(evaluation: Evaluation, *, model_path: str = "", model_hash: str = "
 
 
 def write_csv(evaluation: Evaluation, path: str | Path) -> None:
-    """One row per image (samples, then reference images): id, source and every per-sample number."""
+    """One row per scored image (samples, reference images, further sets): id, source and its numbers."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(("id", "source", *CSV_COLUMNS))
         for source, columns in evaluation.columns.items():
-            n = len(evaluation.samples if source == "sample" else evaluation.reference)
+            if not columns:
+                continue
+            n = len(next(iter(columns.values())))
             values = [columns.get(name) for name in CSV_COLUMNS]
             for i in range(n):
                 writer.writerow((i, source, *(_cell(v[i]) if v is not None else "" for v in values)))

@@ -21,6 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference", default="digits", help="reference data source (default: the embedded digits)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
                         help="reference split (held-out test split by default)")
+    parser.add_argument("--also-split", action="append", default=[], choices=["train", "val", "test", "all"],
+                        help="also score this split of the reference source (repeatable): e.g. train, to see overfitting")
     parser.add_argument("--n", type=int, default=1000, help="number of samples to draw")
     parser.add_argument("--features", default="digits-cnn", help="feature extractor name or file (.pt, .pt2)")
     parser.add_argument("--inception-weights", default=None, help="weights file of inception-fid")
@@ -42,13 +44,15 @@ def run(args: argparse.Namespace) -> int:
         raise GenLoupeError("--n must be at least 2")
     model = open_model(args.model, trust_code=args.trust_code)
     scorer = open_model(args.score_with, trust_code=args.trust_code) if args.score_with else None
-    reference = open_data(args.reference).split(args.split)
+    data = open_data(args.reference)
+    reference = data.split(args.split)
+    further = {split: data.split(split).images for split in args.also_split}
     options = {"weights": args.inception_weights} if args.inception_weights else {}
     settings = EvaluationSettings(
         n_samples=args.n, metrics=metrics, features=args.features, feature_options=options,
         device=args.device, seed=args.seed, k_deq=args.k_deq,
     )
-    result = evaluate(model, reference, settings, scoring_model=scorer, progress=terminal_progress())
+    result = evaluate(model, reference, settings, scoring_model=scorer, further=further, progress=terminal_progress())
     model_hash = content_hash(args.model)
     document = summary(result, model_path=args.model, model_hash=model_hash)
     _print_summary(document)

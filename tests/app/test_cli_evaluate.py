@@ -15,7 +15,7 @@ def genloupe(*args, cwd=None):
 
 
 def test_evaluate_writes_json_csv_and_session(tmp_path):
-    out = genloupe("evaluate", FLOW, "--n", "120", "--device", "cpu", "--json", str(tmp_path / "e.json"),
+    out = genloupe("evaluate", FLOW, "--n", "120", "--device", "cpu", "--also-split", "train", "--json", str(tmp_path / "e.json"),
                    "--csv", str(tmp_path / "e.csv"), "--session", str(tmp_path / "e.genloupe"))
     assert out.returncode == 0, out.stderr
     assert "likelihood" in out.stderr  # progress goes to stderr
@@ -23,11 +23,13 @@ def test_evaluate_writes_json_csv_and_session(tmp_path):
     assert doc["n_samples"] == 120 and doc["device"] == "cpu" and doc["features"] == "digits-cnn"
     assert doc["likelihood"]["samples"]["convention"]["levels"] == 17
     assert doc["likelihood"]["reference"]["mean_bpd"] < 2.6  # the demo flow's held-out bits/dim
+    assert doc["likelihood"]["train"]["mean_bpd"] < doc["likelihood"]["reference"]["mean_bpd"]
     assert {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density", "coverage"} <= set(doc["metrics"])
     assert set(doc["timings"]) == {"sampling", "likelihood", "features", "metrics"}
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
     samples = [r for r in rows if r["source"] == "sample"]
     assert len(samples) == 120 and samples[0]["realism"] != "" and samples[0]["nn_id"] != ""
+    assert sum(r["source"] == "train" for r in rows) == 1438
     assert (tmp_path / "e.genloupe").stat().st_size > 0
 
 

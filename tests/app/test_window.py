@@ -122,7 +122,7 @@ def test_opening_the_demo_runs_its_job_and_fills_every_view(window, qtbot):
     assert window.grid.count_label.text() == f"{N_SAMPLES} / {N_SAMPLES}"
     log_px = c.view.sample_columns["log_px"][window.grid.visible_ids()]
     assert np.all(np.diff(log_px) <= 0)  # most likely first
-    assert set(window.histogram.curves) == {"held-out real", "samples"}
+    assert set(window.histogram.curves) == {"held-out real", "samples", "train split"}
     assert np.isfinite(window.scatter.rho)
     names = window.metrics.metric_names()
     assert {"bits/dim, samples", "bits/dim, held-out real", "FID", "KID", "precision", "recall"} <= set(names), names

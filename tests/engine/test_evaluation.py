@@ -75,6 +75,16 @@ def test_sample_bundle_keeps_its_own_samples_and_stored_likelihoods(tmp_path, re
     assert "realism" in result.columns["sample"]
 
 
+def test_further_sets_are_scored_beside_the_held_out_one(reference):
+    train = open_data(None).split("train").images[:300]
+    model = open_model(demo_model_path("autoregressive"))
+    result = evaluate(model, reference, EvaluationSettings(n_samples=64, device="cpu", metrics=("ll",)),
+                      further={"train": train})
+    assert result.columns["train"]["log_px"].shape == (300,)
+    # the demo model has seen the train split: it scores it better than held-out data (overfitting shows)
+    assert result.metrics["mean_bpd_train"]["value"] < result.metrics["mean_bpd_reference"]["value"]
+
+
 def test_unknown_metric_is_an_error(reference):
     with pytest.raises(MetricError, match="unknown metrics"):
         evaluate(open_model(demo_model_path("diagonal Gaussian")), reference, EvaluationSettings(metrics=("fid", "ssim")))
