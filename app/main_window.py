@@ -281,7 +281,8 @@ class MainWindow(QMainWindow):
         convention = (view.run.get("likelihood_convention") or {}).get("short", "")
         if view.run.get("scored_with"):
             convention = f"scored under {Path(view.run['scored_with']).name} · {convention}"
-        self.histogram.set_sets(sets, ids=ids, convention=convention)
+        seen_in_training = {name: theme.EXTRA[3] for name in sets if name.endswith(" split")}  # grey: context
+        self.histogram.set_sets(sets, ids=ids, convention=convention, colours=seen_in_training)
 
     def _show_manifold(self) -> None:
         view = self.view_data
