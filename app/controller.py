@@ -9,6 +9,7 @@ them); the selection is one engine-side Selection whose observers are the views.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class Controller(QObject):
         self.model_address = ""
         self.reference_source = "digits"
         self.device = "auto"
+        self.trusted_addresses: set[str] = set()  # adapters the person agreed to run
         self.n_samples = 1000
         self.session: Session | None = None
         self.editor: FlagEditor | None = None
@@ -75,19 +77,27 @@ class Controller(QObject):
     # -- evaluation ----------------------------------------------------------------------------------
 
     def open_model(self, address: str, *, trust_code: bool = False) -> None:
-        """Evaluate the model at ``address`` against the current reference (a background job)."""
+        """Evaluate the model at ``address`` against the current reference (a background job).
+
+        ``trust_code`` is the person's consent to run an adapter's code; it holds for this address for
+        the rest of the run (re-evaluations on a new reference or device keep it).
+        """
+        if trust_code:
+            self.trusted_addresses.add(address)
         self.model_address = address
-        self.evaluate(trust_code=trust_code)
+        self.evaluate()
 
     def set_reference(self, source: str) -> None:
         self.reference_source = source
         if self.model_address:
             self.evaluate()
 
-    def evaluate(self, *, trust_code: bool = False) -> None:
+    def evaluate(self) -> None:
         address, source = self.model_address, self.reference_source
+        trust_code = address in self.trusted_addresses
         settings = EvaluationSettings(n_samples=self.n_samples, device=self.device)
-        path = sessions_dir() / f"{Path(address.partition('#')[0]).stem}-{time.strftime('%Y%m%d-%H%M%S')}.genloupe"
+        stem = Path(address.partition("#")[0]).stem
+        path = sessions_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.genloupe"
 
         def task(progress: TaskProgress) -> Path:
             model = open_model(address, trust_code=trust_code)
@@ -99,6 +109,7 @@ class Controller(QObject):
             result = evaluate(model, reference, settings, scoring_model=scorer, further=further, progress=progress)
             run = {"checkpoint": address, "checkpoint_hash": content_hash(address.partition("#")[0]),
                    "reference_source": source, "scored_with": companion}
+            progress.check()  # a cancelled job writes no session
             write_session(result, path, run).close()
             return path
 
@@ -119,16 +130,16 @@ class Controller(QObject):
     def _on_finished(self, kind: str, result: object) -> None:
         if kind == "evaluate":
             self.settings.add_recent(self.model_address)  # only what opened: a broken file is not recalled
-            self.open_session(result)
+            self.open_session(result, verify_checkpoint=False)  # hashed by the job a moment ago
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def open_session(self, path: str | Path) -> None:
+    def open_session(self, path: str | Path, *, verify_checkpoint: bool = True) -> None:
         """Open a session file; read-only with a warning when its checkpoint changed on disk."""
         try:
             session = Session.open(path)
             run = session.run
-            read_only = not self._checkpoint_unchanged(run)
+            read_only = verify_checkpoint and not self._checkpoint_unchanged(run)
             if read_only:
                 session.close()
                 session = Session.open(path, read_only=True)
@@ -154,6 +165,8 @@ class Controller(QObject):
         if self.session is None:
             raise SessionError("nothing to save yet: open a model first")
         copy = self.session.save_as(path)
+        if copy is self.session:  # saved onto itself: nothing to switch
+            return
         self.session.close()
         self.session = copy
         self.editor = FlagEditor(copy, listeners=self.editor.listeners if self.editor else [])

@@ -47,6 +47,11 @@ class ViewLinker:
         self.flag_filter = ids
         self._refilter()
 
+    def reset(self, sample_bpd: np.ndarray | None = None) -> None:
+        """New samples on screen: forget the old brush, filters and selection; brush on ``sample_bpd``."""
+        self.clear()
+        self.sample_bpd = sample_bpd
+
     def clear(self) -> None:
         """Clear clears them all: selection, brush and filters."""
         self.histogram.clear_range()

@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         jobs.cancelled.connect(self._evaluation_stopped)
         jobs.failed.connect(lambda kind, message: self._evaluation_stopped(kind))
         self.jobs_panel.cancelRequested.connect(self.controller.cancel)
-        self.grid.flagRequested.connect(c.flag)
+        self.grid.flagRequested.connect(self.flag)
         self.grid.inspectRequested.connect(self.inspect)
         self.quality_axis.currentTextChanged.connect(lambda text: self._show_scatter())
 
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
     def _show_samples(self, samples: np.ndarray, levels: int) -> None:
         """Samples arrive before their numbers: show them at once, mark the metrics stale."""
         self.view_data = None
-        self.linker.clear()  # the old brush and selection mean nothing for the new samples
+        self.linker.reset()  # the old brush, filters, selection and numbers mean nothing for the new samples
         self.grid.set_data(samples, levels)
         self.metrics.mark_stale()
         self.inspector.clear()
@@ -222,8 +222,7 @@ class MainWindow(QMainWindow):
         self.grid.set_data(view.samples, view.levels, columns, [flags.get(i, set()) for i in range(len(view.samples))])
         if "log_px" in columns:
             self.grid.sort_by("log_px", descending=True)
-        self.linker.sample_bpd = columns.get("bpd")
-        self.linker.brushed = self.linker.flag_filter = None
+        self.linker.reset(sample_bpd=columns.get("bpd"))
         QTimer.singleShot(0, self, lambda: self._draw_plots_in_turns(view, [self._show_histogram, self._show_manifold,
                                                                            self._show_scatter]))
         self.metrics.set_metrics(metric_rows(view.metrics))
@@ -263,7 +262,7 @@ class MainWindow(QMainWindow):
 
     def _open_model_choice(self, index: int) -> None:
         address = self.model_combo.itemData(index) or demo_model_path(self.model_combo.itemText(index))
-        self.controller.open_model(address)
+        self.open_path(address)  # an adapter is asked about (or found trusted) again
 
     def _show_histogram(self) -> None:
         view = self.view_data
@@ -437,8 +436,20 @@ class MainWindow(QMainWindow):
         count = self.controller.suggest()
         self.statusBar().showMessage(f"{count} suggestions to review (Show ▸ suggested)", 10_000)
 
+    def flag(self, label: str, add: bool, ids: np.ndarray) -> None:
+        if self._showing_session():
+            self.controller.flag(label, add, ids)
+
     def confirm(self) -> None:
-        self.controller.confirm_suggestions(self.grid.target_ids())
+        if self._showing_session():
+            self.controller.confirm_suggestions(self.grid.target_ids())
+
+    def _showing_session(self) -> bool:
+        """Flags refer to the open session's samples: not to a new run's, shown before it is saved."""
+        if self.view_data is None:
+            self.statusBar().showMessage("flags wait until this evaluation is finished and saved", 5000)
+            return False
+        return True
 
     def edit_note(self) -> None:
         ids = self.grid.target_ids()

@@ -18,9 +18,14 @@ from .progress import Progress
 BLOCK = 64
 
 
-def block_generator(seed: int, block: int, device: torch.device) -> torch.Generator:
+# Independent random streams per task, so that a sample's own draws and the noise that later scores
+# it never start from the same generator state.
+SAMPLING, DEQUANTIZATION, BOUND = 0, 1, 2
+
+
+def block_generator(seed: int, block: int, device: torch.device, stream: int = SAMPLING) -> torch.Generator:
     generator = torch.Generator(device=device)
-    generator.manual_seed((seed * 1_000_003 + block * 7919 + 17) % (2**63 - 1))
+    generator.manual_seed((seed * 1_000_003 + block * 7919 + stream * 104_729 + 17) % (2**63 - 1))
     return generator
 
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .blocks import block_generator, run_blocks
+from .blocks import BOUND, DEQUANTIZATION, block_generator, run_blocks
 from .device import resolve_device
 from .errors import DataError, ModelError
 from .models.base import GenerativeModel, supports_per_dim
@@ -131,14 +131,14 @@ def evaluate_likelihood(
         x = torch.as_tensor(images[start:stop], device=target).to(torch.float32)
         if info.discrete:
             return x / (levels - 1)
-        u = torch.rand((k, *x.shape), generator=block_generator(seed, block, target), device=target)
+        u = torch.rand((k, *x.shape), generator=block_generator(seed, block, target, DEQUANTIZATION), device=target)
         return ((x + u) / levels).reshape(-1, *x.shape[1:])
 
     def compute(batch: list[tuple[int, int, int]]) -> np.ndarray:
         inputs = [model_inputs(*entry) for entry in batch]
         if is_bound:  # stochastic estimator: its draws come from each block's own generator
             parts = [
-                _log_prob(model, y, block_generator(seed + 1, block, target), k_bound)
+                _log_prob(model, y, block_generator(seed, block, target, BOUND), k_bound)
                 for (block, _, _), y in zip(batch, inputs)
             ]
         else:

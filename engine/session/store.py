@@ -102,7 +102,8 @@ class Session:
         path = Path(path)
         if path.resolve() == self.path.resolve():
             return self
-        path.unlink(missing_ok=True)
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)  # a stale WAL would be replayed onto the copy
         target = sqlite3.connect(path)
         self._db.backup(target)
         target.close()

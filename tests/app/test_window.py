@@ -301,3 +301,40 @@ def test_the_layout_is_remembered_by_the_next_window(qtbot):
     assert second.docks["histogram"].isVisible() and not second.docks["metrics"].isVisible()
     assert abs(second.docks["histogram"].width() - width) <= 20
     assert os.path.isfile(os.path.join(os.environ["GENLOUPE_CONFIG_DIR"], "genloupe.ini"))
+
+
+# -- edges found in review ---------------------------------------------------------------------------------------
+
+
+def test_flag_keys_wait_while_a_new_run_is_on_screen(opened, qtbot):
+    window, c = opened.window, opened.window.controller
+    c.n_samples = 20_000
+    with qtbot.waitSignal(c.samplesArrived, timeout=EVALUATION_TIMEOUT_MS):
+        c.open_model(DEMO)
+    window.grid.select_ids([5])
+    qtbot.keyClick(window.grid.view, Qt.Key.Key_B)  # tile 5 of the new run is not tile 5 of the open session
+    assert c.session.flag_rows("sample") == []
+    assert "flags wait" in window.statusBar().currentMessage()
+    c.cancel("evaluate")
+    assert c.jobs.wait(60_000)
+
+
+def test_saving_a_session_onto_itself_keeps_it_usable(opened):
+    c = opened.window.controller
+    c.save_session_as(opened.path)
+    c.flag("bad", True, np.array([1]))
+    assert c.session.flag_rows("sample")[0][:3] == (1, "bad", "confirmed")
+
+
+def test_a_trusted_adapter_stays_trusted_when_the_reference_changes(window, qtbot, tmp_path):
+    adapter = tmp_path / "my_model.py"
+    adapter.write_text(
+        "from genloupe.engine.checkpoints.zoo import load_checkpoint\n"
+        f"def load(path):\n    return load_checkpoint({str(demo_model_path('diagonal Gaussian'))!r})\n"
+    )
+    c = window.controller
+    with qtbot.waitSignal(c.sessionLoaded, timeout=EVALUATION_TIMEOUT_MS):
+        c.open_model(str(adapter), trust_code=True)
+    with qtbot.waitSignal(c.sessionLoaded, timeout=EVALUATION_TIMEOUT_MS):
+        c.set_reference("digits")  # re-evaluates the same adapter: the consent holds
+    assert c.model_address == str(adapter)

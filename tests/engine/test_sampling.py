@@ -8,15 +8,25 @@ from genloupe.app.demo import demo_model_path
 from genloupe.engine.checkpoints import open_model
 from genloupe.engine.errors import ModelError
 from genloupe.engine.models.base import ModelInfo
-from genloupe.engine.sampling import draw_samples, quantize
+from genloupe.engine.blocks import block_generator
+from genloupe.engine.sampling import draw_samples, on_grid, quantize
 
 
 def test_quantize_inverts_grid_values_and_dequantization():
     x = torch.arange(17).repeat(100)
-    assert torch.equal(quantize(x / 16, 17, discrete=True), x.to(torch.int32))
+    assert torch.equal(quantize(x / 16, 17, grid=True), x.to(torch.int32))
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(quantize((x + u) / 17, 17, discrete=False), x.to(torch.int32))
-    assert quantize(torch.tensor([-0.5, 1.0, 1.5]), 17, discrete=False).tolist() == [0, 16, 16]
+    assert torch.equal(quantize((x + u) / 17, 17, grid=False), x.to(torch.int32))
+    assert quantize(torch.tensor([-0.5, 1.0, 1.5]), 17, grid=False).tolist() == [0, 16, 16]
+
+
+def test_generators_without_likelihood_are_rounded_like_grid_values():
+    gan = open_model(demo_model_path("GAN head (hybrid)"))
+    assert on_grid(gan.info) and not on_grid(open_model(demo_model_path("flow (RealNVP)")).info)
+    with torch.inference_mode():
+        values = gan.sample(64, generator=block_generator(0, 0, torch.device("cpu")))
+    expected = torch.round(values.clamp(0, 1) * 16).numpy()
+    assert np.array_equal(draw_samples(gan, 64, seed=0, device="cpu"), expected)
 
 
 def test_samples_do_not_depend_on_batch_size():
