@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except GenLoupeError as error:
         print(f"genloupe {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output path that cannot be written, a disk that is full
+        print(f"genloupe {args.command}: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"genloupe {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -265,7 +265,8 @@ class Controller(QObject):
             found.append(memorized(columns["nn_distance"], view.real_nn_distance))
         for suggestion in found:
             if len(suggestion.ids):
-                editor.add(SOURCE, suggestion.ids, suggestion.label, state="suggested", reason="engine suggestion")
+                editor.add(SOURCE, suggestion.ids, suggestion.label, state="suggested",
+                           reasons=dict(zip(suggestion.ids.tolist(), suggestion.reasons)))
         return sum(len(s.ids) for s in found)
 
     def undo(self) -> None:

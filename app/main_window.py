@@ -29,7 +29,7 @@ from genloupe.app.jobs import Jobs
 from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
 from genloupe.app.settings import Settings
-from genloupe.engine.checkpoints import content_hash, format_of
+from genloupe.engine.checkpoints import CODE_FORMATS, content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
 from genloupe.widgets.flag_keys import SUGGESTED_PREFIX, flag_summary
@@ -364,7 +364,7 @@ class MainWindow(QMainWindow):
             self.controller.open_session(path)
             return
         trust = False
-        if _is_adapter(path.partition("#")[0]):
+        if _runs_code(path.partition("#")[0]):
             trust = self._ask_trust(path.partition("#")[0])
             if not trust:
                 return
@@ -380,7 +380,7 @@ class MainWindow(QMainWindow):
             return True
         answer = QMessageBox.question(
             self, "Run this adapter?",
-            f"{Path(path).name} is Python code: opening it runs it with your permissions.\n"
+            f"Opening {Path(path).name} runs code stored in it, with your permissions.\n"
             "Open it only if you trust where it came from. Trust this file (remembered by its content hash)?",
         )
         if answer == QMessageBox.StandardButton.Yes:
@@ -530,10 +530,10 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _is_adapter(path: str) -> bool:
-    """Whether opening ``path`` would run the person's Python code (decided by content, not suffix)."""
+def _runs_code(path: str) -> bool:
+    """Whether opening ``path`` would run code from the file (decided by content, not suffix)."""
     try:
-        return format_of(path) == "adapter"
+        return format_of(path) in CODE_FORMATS
     except (GenLoupeError, OSError):
         return False  # opening it will report the problem
 

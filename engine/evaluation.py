@@ -152,7 +152,7 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
             result.metrics["kid"] = {"value": kid.mean, "std": kid.std, **_interval(kid.interval), **sizes}
         if "is" in wanted and fake.logits is not None:
             score = M.inception_score(fake.logits, splits=min(10, n_fake))
-            result.metrics["is"] = {"value": score.mean, "std": score.std, "n_fake": n_fake,
+            result.metrics["is"] = {"value": score.mean, "std": score.std, **_interval(score.interval), "n_fake": n_fake,
                                     "convention": f"{extractor.name} logits, {min(10, n_fake)} splits"}
         manifold = M.manifold_metrics(
             real.features, fake.features, k_pr=settings.k_pr if "pr" in wanted else None,
@@ -185,7 +185,7 @@ def _stored_likelihood(stored: Any, n: int, dims: int, seed: int) -> LikelihoodR
     declared = stored.convention or {}
     convention = Convention(
         levels=stored.levels, dims=dims, discrete=declared.get("space", "discrete") == "discrete",
-        kind=declared.get("kind", "exact"), estimator=declared.get("description", "stored"),
+        kind=declared.get("kind", "exact"), estimator=declared.get("estimator", "stored values"),
         dequantization="none", k_dequantization=None, k_bound=declared.get("k"), seed=seed,
     )
     return LikelihoodResult(log_px=stored.log_px[:n], log_px_plain=None, per_dim_bits=None, convention=convention)

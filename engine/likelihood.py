@@ -53,7 +53,7 @@ class Convention:
         if self.dequantization != "none":
             parts.append(f"uniform dequantization, importance-weighted over K={self.k_dequantization} draws (lower bound)")
         if self.kind == "lower_bound":
-            parts.append(f"{self.estimator}-{self.k_bound} (lower bound)")
+            parts.append(f"{self.estimator}{f'-{self.k_bound}' if self.k_bound else ''} (lower bound)")
         elif self.dequantization == "none":
             parts.append(f"exact ({self.estimator})" if self.estimator else "exact")
         return "; ".join(parts)
@@ -61,7 +61,7 @@ class Convention:
     def short(self) -> str:
         """A few words for plot titles: levels, D and what kind of number it is."""
         if self.kind == "lower_bound":
-            kind = f"{self.estimator}-{self.k_bound} bound"
+            kind = f"{self.estimator}{f'-{self.k_bound}' if self.k_bound else ''} bound"
         elif self.dequantization != "none":
             kind = f"dequantized K={self.k_dequantization}, bound"
         else:

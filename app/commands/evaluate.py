@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from genloupe.app.commands.outputs import check_output_paths
 from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import content_hash, open_model
 from genloupe.engine.data import open_data
@@ -19,6 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help="sample a model and compute likelihoods and sample-quality metrics")
     parser.add_argument("model", help="model file (any supported format; PATH#head picks a head)")
     parser.add_argument("--reference", default="digits", help="reference data source (default: the embedded digits)")
+    parser.add_argument("--levels", type=int, default=None, help="levels L of the reference data (default: inferred)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
                         help="reference split (held-out test split by default)")
     parser.add_argument("--also-split", action="append", default=[], choices=["train", "val", "test", "all"],
@@ -39,12 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_paths(args.json, args.csv, args.session)
     metrics = tuple(name.strip() for name in args.metrics.split(",") if name.strip())
     if args.n < 2:
         raise GenLoupeError("--n must be at least 2")
     model = open_model(args.model, trust_code=args.trust_code)
     scorer = open_model(args.score_with, trust_code=args.trust_code) if args.score_with else None
-    data = open_data(args.reference)
+    data = open_data(args.reference, levels=args.levels)
     reference = data.split(args.split)
     further = {split: data.split(split).images for split in args.also_split}
     options = {"weights": args.inception_weights} if args.inception_weights else {}

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from genloupe.app.commands.outputs import check_output_paths
 from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import open_model
 from genloupe.engine.data import open_data
@@ -16,6 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("likelihood", help="per-sample log-likelihood of a data split under a model")
     parser.add_argument("checkpoint", help="model file (any supported format; PATH#head picks a head)")
     parser.add_argument("--data", default="digits", help="data source (default: the embedded digits)")
+    parser.add_argument("--levels", type=int, default=None, help="levels L of the data (default: inferred)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split")
     parser.add_argument("--k-deq", type=int, default=8, help="dequantization draws for continuous densities")
@@ -29,8 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_paths(args.json)
     model = open_model(args.checkpoint, trust_code=args.trust_code)
-    data = open_data(args.data).split(args.split, seed=args.split_seed)
+    data = open_data(args.data, levels=args.levels).split(args.split, seed=args.split_seed)
     result = evaluate_likelihood(
         model,
         data.images,

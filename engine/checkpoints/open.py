@@ -33,11 +33,15 @@ def _pick_head(model: Any, head: str | None, path: Path) -> Any:
     return model.head(head)
 
 
+# Formats whose loading runs code from the file: they open only with trust_code (the window asks).
+CODE_FORMATS = ("adapter", "torchscript")
+
+
 def format_of(path: str | os.PathLike) -> str:
     """The format key a path would open as ('adapter', 'export-bundle', ...), without loading it.
 
-    The window asks before opening an 'adapter' (it runs code); a pickle that carries code is
-    refused whatever the user trusts, so UnsafeFileError alone does not say whether to ask.
+    The window asks before opening one of CODE_FORMATS; a pickle that carries code is refused
+    whatever the user trusts, so UnsafeFileError alone does not say whether to ask.
     """
     return detect(Probe.of(split_head(path, None)[0])).name
 

@@ -80,7 +80,7 @@ FORMATS: tuple[Format, ...] = (
            lambda p: is_bundle_dir(p.path) if p.is_dir else bundle_prefix(p.zip) is not None,
            lambda p, trust: load_bundle(p.path)),
     Format("torchscript", "TorchScript archive", lambda p: is_torchscript(p.zip),
-           lambda p, trust: load_torchscript(p.path)),
+           lambda p, trust: load_torchscript(p.path, trust)),
     Format("sample-npz", "sample bundle (.npz)", lambda p: "samples.npy" in p.zip, lambda p, trust: load_npz(p.path)),
     Format("torch", "GenLoupe checkpoint (.pt)", lambda p: is_torch_zip(p.zip) or is_pickle(p.head),
            lambda p, trust: load_torch_file(p.path)),

@@ -3,14 +3,13 @@
 
 The methods follow the export bundle's conventions (explicit noise in, model space; see
 :mod:`.bundle_meta`). TorchScript is deprecated since PyTorch 2.11; export bundles replace it.
-TorchScript code is compiled by TorchScript itself, not run as Python; the archive is still
-checked like any zip, and code that calls operators reading files is refused.
+TorchScript code is compiled by TorchScript itself, not run as Python, but it may call operators
+that read or write files (``aten::save``), so an archive opens only with ``trust_code``.
 """
 
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import torch
@@ -19,10 +18,9 @@ from ..errors import CheckpointError, UnsafeFileError
 from .bundle_meta import BundleMeta
 from .programs import ProgramModel
 from .quiet import quiet_torch
-from .safety import MAX_ARCHIVE_BYTES, one_line, open_zip, parse_json, read_member
+from .safety import MAX_ARCHIVE_BYTES, one_line, open_zip, parse_json
 
 META_FILE = "genloupe_meta.json"
-DENIED_CODE = re.compile(r"\bfrom_file\b")
 
 
 def is_torchscript(names: list[str]) -> bool:
@@ -45,14 +43,16 @@ class ScriptMethod:
         return ScriptMethod(self.module.to(device), self.name)
 
 
-def load_torchscript(path: Path) -> ProgramModel:
+def load_torchscript(path: Path, trust_code: bool) -> ProgramModel:
+    """TorchScript runs the code compiled into the archive, which can call any operator (``aten::save``
+    writes files), so like an adapter it opens only when trusted; an export bundle needs no trust."""
+    if not trust_code:
+        raise UnsafeFileError(f"{path.name} is TorchScript, whose compiled code can write files; open it with "
+                              "--trust-code only if you trust it, or bring the model as an export bundle")
     if path.stat().st_size > MAX_ARCHIVE_BYTES:
         raise CheckpointError(f"{path.name} is larger than {MAX_ARCHIVE_BYTES} bytes")
     data = path.read_bytes()
     archive = open_zip(data, path.name)
-    for name in (n for n in archive.namelist() if "/code/" in n and n.endswith(".py")):
-        if DENIED_CODE.search(read_member(archive, name, path.name).decode("utf-8", "replace")):
-            raise UnsafeFileError(f"{path.name}: its TorchScript code reads files (from_file); refused")
     extra = {META_FILE: ""}
     try:
         with quiet_torch():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -76,8 +76,11 @@ class FlagEditor:
 
     # -- actions -------------------------------------------------------------------------------------
 
-    def add(self, source: str, ids: Iterable[int], label: str, state: str = "confirmed", reason: str = "") -> None:
-        """Give ``ids`` the ``label`` (a confirmed flag by default; 'suggested' for the engine's proposals)."""
+    def add(self, source: str, ids: Iterable[int], label: str, state: str = "confirmed", reason: str = "",
+            reasons: Mapping[int, str] | None = None) -> None:
+        """Give ``ids`` the ``label`` (a confirmed flag by default; 'suggested' for the engine's proposals),
+        with a ``reason``, or one per sample in ``reasons``."""
+        reasons = reasons or {}
         check_label(label)
         if state not in STATES:
             raise SessionError(f"unknown flag state {state!r}")
@@ -88,7 +91,8 @@ class FlagEditor:
             if state == "suggested" and old is not None and old[2] == "confirmed":
                 return  # a suggestion never downgrades what the person confirmed
             created = old[4] if old else now
-            rows[(idx, label)] = (idx, label, state, reason or (old[3] if old else ""), created, now)
+            why = reasons.get(idx, reason) or (old[3] if old else "")
+            rows[(idx, label)] = (idx, label, state, why, created, now)
 
         self._push(f"{'suggest' if state == 'suggested' else 'flag'} {label}", source, ids, edit)
 

@@ -261,6 +261,8 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
             db = sqlite3.connect(path)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+    except sqlite3.OperationalError as error:  # a missing folder, no permission
+        raise SessionError(f"{path}: cannot open or create the session file ({error})") from None
     except sqlite3.DatabaseError as error:
         raise SessionError(f"{path}: corrupt session file ({error})") from None
     return db

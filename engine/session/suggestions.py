@@ -21,8 +21,9 @@ class Suggestions:
 def likely_but_bad(log_px: np.ndarray, realism: np.ndarray, top_fraction: float = 0.2) -> Suggestions:
     """Samples in the top ``top_fraction`` by log-likelihood that lie outside the real manifold.
 
-    Outside means realism < 1 (Kynkäänniemi et al.: realism >= 1 iff the sample falls inside some
-    real k-NN ball). These are the samples the likelihood ranks high and the reference rejects.
+    Outside means realism < 1: by Kynkäänniemi et al.'s realism score, the sample falls inside none of
+    the real k-NN balls of at most median radius (the balls of isolated real outliers do not vouch for
+    it). These are the samples the likelihood ranks high and the reference rejects.
     """
     if not 0 < top_fraction <= 1:
         raise ValueError("top_fraction must lie in (0, 1]")

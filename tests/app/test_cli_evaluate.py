@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 from genloupe.app.demo import demo_model_path
 
 FLOW = demo_model_path("flow (RealNVP)")
@@ -44,7 +46,14 @@ def test_likelihood_prints_the_convention_and_writes_per_sample_values(tmp_path)
 def test_bad_inputs_exit_2_with_one_line(tmp_path):
     garbage = tmp_path / "model.pt"
     garbage.write_bytes(b"\x00not a checkpoint" * 10)
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros((20, 8, 8), np.uint8))  # all zeros: inferred as 2 levels, declared 17 below
+    ok = genloupe("likelihood", FLOW, "--data", str(flat), "--levels", "17", "--split", "all")
+    assert ok.returncode == 0 and "n=20" in ok.stdout, ok.stderr
     for args in (
+        ("likelihood", FLOW, "--data", str(flat), "--split", "all"),  # 2 levels do not fit a 17-level model
+        ("likelihood", FLOW, "--json", str(tmp_path / "missing" / "out.json")),  # an unwritable output
+        ("evaluate", FLOW, "--n", "10", "--metrics", "ll", "--session", str(tmp_path / "missing" / "s.genloupe")),
         ("evaluate", str(garbage)),
         ("evaluate", FLOW, "--metrics", "fid,ssim", "--n", "10"),
         ("evaluate", FLOW, "--reference", str(tmp_path / "missing")),

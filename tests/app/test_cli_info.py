@@ -24,6 +24,7 @@ from torch import nn
 from torch.export import export
 
 from genloupe.app import cli
+from genloupe.engine.checkpoints import open_model
 from genloupe.engine.checkpoints.zoo import save_checkpoint
 from tests.engine.test_checkpoints_roundtrip import tiny_model
 from tests.engine.test_checkpoints_support import (
@@ -102,6 +103,19 @@ class ScriptedWrongShape(ScriptedGaussian):
     @torch.jit.export
     def sample(self, eps: torch.Tensor) -> torch.Tensor:
         return eps.flatten(1)
+
+
+class ScriptedWriter(ScriptedGaussian):
+    """TorchScript that writes a file of its choosing when sampled (aten::save)."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    @torch.jit.export
+    def sample(self, eps: torch.Tensor) -> torch.Tensor:
+        torch.save(eps, self.marker)
+        return torch.sigmoid(eps)
 
 
 def save_program(module: nn.Module, path: Path) -> None:
@@ -235,9 +249,11 @@ def build_corpus(root: Path) -> dict[str, list[str]]:
         archive.writestr("sample.pt2", bytes(20 << 20))
     add("bundle zip with a 1000-fold compressed member", root / "bomb.zip")
 
-    add("TorchScript archive without GenLoupe metadata", write_torchscript(root / "no_meta_script.pt"))
+    add("TorchScript archive without GenLoupe metadata", write_torchscript(root / "no_meta_script.pt"), "--trust-code")
     add("TorchScript archive whose sampler returns the wrong shape",
-        write_torchscript(root / "wrong_script.pt", ScriptedWrongShape(), scripted_meta()))
+        write_torchscript(root / "wrong_script.pt", ScriptedWrongShape(), scripted_meta()), "--trust-code")
+    add("TorchScript archive that writes a file, without --trust-code",
+        write_torchscript(root / "writer_script.pt", ScriptedWriter(str(markers / "torchscript")), scripted_meta()))
     write_onnx_generator(root / "float.onnx", uint8=False)
     add("ONNX generator with float images and no declared range", root / "float.onnx")
 
@@ -299,6 +315,7 @@ CORPUS_NAMES = [
     "bundle whose example inputs are a code pickle", "bundle whose graph calls torch.load",
     "bundle zip with a ../ member", "bundle zip with 5000 members", "bundle zip with a 1000-fold compressed member",
     "TorchScript archive without GenLoupe metadata", "TorchScript archive whose sampler returns the wrong shape",
+    "TorchScript archive that writes a file, without --trust-code",
     "ONNX generator with float images and no declared range", "npz with mismatched lengths",
     "npz with log_prob but no convention", "npz holding pickled objects", "npz with float samples outside [0, 1]",
     "npz whose header declares 2e9 images", "adapter that raises", "adapter without --trust-code",
@@ -349,6 +366,9 @@ def test_the_refused_payloads_are_live(corpus, tmp_path):
         pass
     assert (root / "markers" / "sympify").exists()
     (root / "markers" / "sympify").unlink()
+    open_model(files["TorchScript archive that writes a file, without --trust-code"][0], trust_code=True).sample(1)
+    assert (root / "markers" / "torchscript").exists()
+    (root / "markers" / "torchscript").unlink()
 
 
 def test_messages_name_the_problem(corpus, capsys):
@@ -361,6 +381,8 @@ def test_messages_name_the_problem(corpus, capsys):
         "bundle zip with a ../ member": "outside",
         "npz with mismatched lengths": "9",
         "adapter without --trust-code": "--trust-code",
+        "TorchScript archive that writes a file, without --trust-code": "--trust-code",
+        "TorchScript archive without GenLoupe metadata": "genloupe_meta.json",
         "bundle declaring absurd shapes": "100000",
     }
     for name, phrase in expected.items():

@@ -37,7 +37,10 @@ D = 64
 
 def test_torchscript_archive_follows_its_methods(tmp_path):
     module = ScriptedGaussian()
-    opened = open_model(write_torchscript(tmp_path / "model.pt", module, scripted_meta()))
+    path = write_torchscript(tmp_path / "model.pt", module, scripted_meta())
+    with pytest.raises(UnsafeFileError, match="--trust-code"):
+        open_model(path)  # its compiled code could write files: only with the person's trust
+    opened = open_model(path, trust_code=True)
     assert opened.info.extra["format"] == "TorchScript archive" and opened.info.extra["parameters"] == 2 * D
     y = torch.rand(5, *SHAPE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -69,7 +69,8 @@ def test_flag_actions_undo_and_redo(session):
 
 def test_suggested_and_confirmed_are_distinct_and_undo_restores_states(session):
     editor = FlagEditor(session)
-    editor.add("sample", [4, 5], "bad", state="suggested", reason="high likelihood, realism 0.3")
+    editor.add("sample", [4, 5], "bad", state="suggested", reason="high likelihood, realism 0.3",
+               reasons={4: "top 5% by likelihood, realism 0.1"})
     editor.add("sample", [6], "bad")
     editor.add("sample", [6], "bad", state="suggested")  # never downgrades a confirmed flag
     editor.confirm("sample", [4, 6], "bad")
@@ -79,6 +80,7 @@ def test_suggested_and_confirmed_are_distinct_and_undo_restores_states(session):
     editor.undo()
     assert labels_by_sample(session.flag_rows("sample"))[4] == {"bad": "suggested"}
     assert session.flag_rows("sample", [5])[0][3] == "high likelihood, realism 0.3"
+    assert session.flag_rows("sample", [4])[0][3] == "top 5% by likelihood, realism 0.1"
 
 
 def test_notes_are_undoable(session):
@@ -144,6 +146,8 @@ def test_foreign_sqlite_and_newer_schema_and_truncation(tmp_path, session):
         Session.open(truncated).read_images("sample")
     with pytest.raises(SessionError, match="no such session"):
         Session.open(tmp_path / "missing.genloupe")
+    with pytest.raises(SessionError, match="cannot open or create"):
+        Session.create(tmp_path / "no-such-folder" / "new.genloupe", RUN)
 
 
 def test_sigkill_right_after_flagging_loses_nothing(tmp_path):
