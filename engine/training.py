@@ -79,7 +79,9 @@ def train_model(
     progress = progress or null_progress()
     cls = family_class(family)
     _check_data(train, val)
-    merged = {**cls.default_config(train.shape, train.levels), **(config or {})}
+    defaults = cls.default_config(train.shape, train.levels)
+    merged = {**defaults, **(config or {})}
+    _check_config(family, merged, defaults, train)
     target = resolve_device(device)
     started = time.perf_counter()
     if hasattr(cls, "fit"):
@@ -140,6 +142,17 @@ def validation_bpd(model: ZooModel, data: Dataset, seed: int = 0) -> float:
     return total / len(images) / LN2
 
 
+def _check_config(family: str, config: dict[str, Any], defaults: dict[str, Any], train: Dataset) -> None:
+    """Unknown keys, and a data shape or levels other than the data's, are one-line errors."""
+    cls = family_class(family)
+    known = set(defaults) | set(TRAINING_DEFAULTS) | set(getattr(cls, "training_defaults", {}))
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ModelError(f"unknown {family} config keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if list(config.get("data_shape", train.shape)) != list(train.shape) or config.get("levels", train.levels) != train.levels:
+        raise ModelError(f"the config's data_shape/levels must match the data: {list(train.shape)} on {train.levels} levels")
+
+
 def _fit(
     cls: type[ZooModel],
     train: Dataset,
@@ -153,7 +166,10 @@ def _fit(
     """The generic loop: returns the model at its best validation epoch and the per-epoch history."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = cls(**config)
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:  # a wrong type in --config
+            raise ModelError(f"the {cls.family} config does not build a model ({error})") from None
     model.to(device)
     noise = torch.Generator(device=device)
     noise.manual_seed(seed)

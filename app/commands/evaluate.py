@@ -12,6 +12,7 @@ from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import content_hash, open_model
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import GenLoupeError
+from genloupe.engine.features import list_extractors
 from genloupe.engine.evaluation import ALL_METRICS, EvaluationSettings, evaluate
 from genloupe.engine.results import summary, write_csv, write_session
 
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     reference = data.split(args.split)
     further = {split: data.split(split).images for split in args.also_split}
     options = {"weights": args.inception_weights} if args.inception_weights else {}
+    if args.features not in list_extractors():  # a user's extractor file: TorchScript needs the same trust
+        options["trust_code"] = args.trust_code
     settings = EvaluationSettings(
         n_samples=args.n, metrics=metrics, features=args.features, feature_options=options,
         device=args.device, seed=args.seed, k_deq=args.k_deq,

@@ -46,6 +46,7 @@ def write_csv(data: ReportData, path: Path) -> Path:
     """One row per image: id, source, every per-sample column, confirmed flags, suggested flags, note.
 
     Labels within a cell are separated by ';'. Booleans are 1 and 0; a column a source lacks is empty.
+    A note that starts with = + - or @ gets a leading ' so that spreadsheets show it as text, not a formula.
     """
     sources = data.table_sources()
     names: list[str] = []
@@ -59,9 +60,13 @@ def write_csv(data: ReportData, path: Path) -> Path:
             confirmed, suggested = _labels(source)
             for idx in range(source.n):
                 cells = ("" if values is None else _cell(values[idx]) for values in columns)
-                note = source.notes.get(idx, ("", 0.0))[0]
+                note = _as_text(source.notes.get(idx, ("", 0.0))[0])
                 writer.writerow((idx, source.name, *cells, confirmed.get(idx, ""), suggested.get(idx, ""), note))
     return path
+
+
+def _as_text(note: str) -> str:
+    return f"'{note}" if note[:1] in ("=", "+", "-", "@") else note
 
 
 def _source_json(source: SourceData) -> dict[str, Any]:

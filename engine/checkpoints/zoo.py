@@ -82,8 +82,10 @@ def load_checkpoint(path: str | os.PathLike) -> ZooModel:
     with open(path, "rb") as handle:
         is_zip = handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
     header, state = _read_pt(path) if is_zip else _read_safetensors(path)
+    with torch.device("meta"):  # shapes only: a config asking for gigabytes costs nothing until it is checked
+        skeleton = _build(path, header)
+    _check_state(path, skeleton, state)
     model = _build(path, header)
-    _check_state(path, model, state)
     model.load_state_dict(state)
     model.train_info = header.get("train_info") or {}
     return model.eval()

@@ -115,9 +115,10 @@ class GaussianMixture(ZooModel):
         device = self.means.device
         which = categorical(torch.softmax(self.logits, 0).expand(n, -1), generator)
         eps = standard_normal((n, self.means.shape[1]), generator, device)
-        if self.full:  # v = P^-T eps has covariance P^-T P^-1 = Sigma
-            factor = self.precision_cholesky()[which].transpose(1, 2)
-            offset = torch.linalg.solve_triangular(factor, eps.unsqueeze(-1), upper=True).squeeze(-1)
+        if self.full:  # v = P^-T eps has covariance P^-T P^-1 = Sigma; (K, n, D) solves, never an (n, D, D) copy
+            per_component = torch.linalg.solve_triangular(self.precision_cholesky().transpose(1, 2),
+                                                          eps.T.unsqueeze(0), upper=True).transpose(1, 2)
+            offset = per_component[which, torch.arange(n, device=device)]
         else:
             offset = torch.exp(self.log_scale[which]) * eps
         return (self.means[which] + offset).reshape(n, *self.data_shape).clamp(0.0, 1.0)

@@ -424,3 +424,22 @@ def test_export_writes_a_bundle_that_info_opens(tmp_path, capsys):
     assert summary["format"] == "torch.export bundle" and summary["family"] == "flow"
     assert cli.main(["export", str(tmp_path / "flow.pt"), "--out", str(tmp_path / "x"), "--k", "8"]) == 2
     assert "bound estimators only" in capsys.readouterr().err
+
+
+def test_a_tiny_checkpoint_cannot_make_genloupe_allocate_gigabytes(tmp_path):
+    """The config is checked against the file's weights on torch's meta device, before anything is built."""
+    import resource
+
+    from safetensors.torch import save_file
+
+    config = {"components": 4, "covariance": "full", "data_shape": [1, 1, 65536], "levels": 17}
+    header = {"format": "genloupe-zoo", "version": 1, "family": "mixture", "config": config, "levels": 17,
+              "data_shape": [1, 1, 65536], "train_info": {}}
+    path = tmp_path / "bomb.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"genloupe": json.dumps(header)})  # a few hundred bytes
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    run = subprocess.run([sys.executable, "-m", "genloupe.app", "info", str(path)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and "do not match" in run.stderr
+    peak_mib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    assert peak_mib < 1500  # a full build would ask for about 68 GB

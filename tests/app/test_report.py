@@ -438,3 +438,10 @@ def test_command_module_runs_in_process(session_path, tmp_path, capsys):
     args = parser.parse_args(["report", str(tmp_path / "report.csv"), "--out", str(tmp_path)])
     with pytest.raises(SessionError, match="not a SQLite database"):
         args.run(args)
+
+
+def test_csv_notes_cannot_become_spreadsheet_formulas(tmp_path):
+    from genloupe.app.report.tables import _as_text
+
+    assert _as_text('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")' and _as_text("-1 looks off") == "'-1 looks off"
+    assert _as_text("a plain note") == "a plain note" and _as_text("") == ""

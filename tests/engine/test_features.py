@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from genloupe.assets import build_digits_cnn
 from genloupe.engine.data import open_data
-from genloupe.engine.errors import Cancelled, CheckpointError, DataError, GenLoupeError, ModelError
+from genloupe.engine.errors import Cancelled, CheckpointError, DataError, GenLoupeError, ModelError, UnsafeFileError
 from genloupe.engine.features import FeatureExtractor, extract_features, get_extractor, list_extractors
 from genloupe.engine.features.cache import default_cache_dir
 from genloupe.engine.features.digits_cnn import default_weights_path
@@ -179,7 +179,9 @@ def test_torchscript_user_extractor(tmp_path, digits):
     path = tmp_path / "mine.pt"
     torch.jit.script(TwoHeads()).save(str(path))
     sample = digits.subset(np.arange(10))
-    result = extract_features(str(path), sample.images, sample.levels, cache_dir=tmp_path)
+    with pytest.raises(UnsafeFileError, match="--trust-code"):
+        get_extractor(path)  # TorchScript's compiled code could write files: only with the person's trust
+    result = extract_features(get_extractor(path, trust_code=True), sample.images, sample.levels, cache_dir=tmp_path)
     assert result.extractor == "mine.pt"
     np.testing.assert_allclose(result.features, 2 * sample.as_float().reshape(10, -1))
     np.testing.assert_allclose(result.logits, sample.as_float().reshape(10, -1)[:, :3])
@@ -203,12 +205,12 @@ def test_exported_user_extractor_and_its_errors(tmp_path, digits):
     scalar = tmp_path / "scalar.pt"
     torch.jit.script(torch.nn.Flatten(0)).save(str(scalar))
     with pytest.raises(ModelError, match=r"must return features of shape \(9, d\), got \(576,\)"):
-        extract_features(get_extractor(scalar), sample.images, sample.levels, use_cache=False)
+        extract_features(get_extractor(scalar, trust_code=True), sample.images, sample.levels, use_cache=False)
 
     pickled = tmp_path / "pickled.pt"
     torch.save({"weight": torch.zeros(3)}, pickled)
     with pytest.raises(CheckpointError, match=r"pickled.pt: cannot load as a feature extractor .*torch.jit.script"):
-        get_extractor(pickled)
+        get_extractor(pickled, trust_code=True)
     with pytest.raises(CheckpointError, match="not found"):
         get_extractor(tmp_path / "absent.pt2")
 
@@ -246,3 +248,16 @@ def test_extraction_backs_off_on_out_of_memory_with_tf32_off(digits, tf32_on):
     assert [size for size, *_ in module.seen] == [10, 8, 4, 2, 2, 2, 2, 2]  # batch 16, 8, 4 fail; 2 fits
     assert {tuple(flags) for _, *flags in module.seen} == {(False, False, True)}  # TF32 off, inference mode
     assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32  # restored
+
+
+def test_a_user_pt2_that_would_run_code_is_refused_before_torch_loads_it(tmp_path):
+    from tests.app.test_cli_info import inject_expression, rewrite_zip
+
+    good = tmp_path / "good.pt2"
+    torch.export.save(torch.export.export(TwoHeads(), (torch.rand(4, 1, 8, 8),),
+                                          dynamic_shapes=({0: torch.export.Dim("batch")},)), str(good))
+    marker = tmp_path / "marker"
+    evil = rewrite_zip(good, tmp_path / "evil.pt2", lambda name, data: inject_expression(name, data, marker))
+    with pytest.raises(GenLoupeError):
+        get_extractor(evil)
+    assert not marker.exists()

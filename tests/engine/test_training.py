@@ -78,3 +78,14 @@ def test_bad_requests_are_one_line_errors(splits):
         train_model("gaussian", train, val.subset(np.arange(0)))
     with pytest.raises(ModelError, match="covariance"):
         train_model("mixture", train, val, config={"covariance": "spherical"})
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [({"foo": 1}, "unknown flow config keys foo"), ({"hidden": "abc"}, "does not build"),
+     ({"data_shape": [1, 4, 4]}, "must match the data")],
+)
+def test_bad_configs_are_one_line_model_errors(config, message):
+    digits = open_data(None)
+    with pytest.raises(ModelError, match=message):
+        train_model("flow", digits.split("train"), digits.split("val"), config=config, epochs=1, device="cpu")
