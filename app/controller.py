@@ -30,6 +30,7 @@ from genloupe.engine.session import FlagEditor, Selection, Session, labels_by_sa
 from genloupe.engine.session.suggestions import likely_but_bad, memorized
 
 SOURCE = "sample"  # flags and selection refer to generated samples
+MAX_TRAINING_SEARCHED = 60_000  # training images searched for copies of samples (all of MNIST's, CIFAR-10's)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class SessionView:
     run: dict[str, Any]
     sample_bits: np.ndarray | None
     real_nn_distance: np.ndarray | None
+    training: np.ndarray | None  # the training images searched for copies of samples
+    training_nn_distance: np.ndarray | None
     further_columns: dict[str, dict[str, np.ndarray]]  # more scored sets (the train split), by name
     read_only: bool = False
     notes: dict[int, str] = field(default_factory=dict)
@@ -105,8 +108,10 @@ class Controller(QObject):
             scorer = open_model(companion) if companion else None
             data = open_data(source)
             reference = data.split("test")
-            further = {"train": data.split("train").images[: settings.n_samples]}  # overfitting shows as a gap
-            result = evaluate(model, reference, settings, scoring_model=scorer, further=further, progress=progress)
+            training = data.split("train").images
+            further = {"train": training[: settings.n_samples]}  # overfitting shows as a likelihood gap
+            result = evaluate(model, reference, settings, scoring_model=scorer, further=further,
+                              training=training[:MAX_TRAINING_SEARCHED], progress=progress)
             run = {"checkpoint": address, "checkpoint_hash": content_hash(address.partition("#")[0]),
                    "reference_source": source, "scored_with": companion}
             progress.check()  # a cancelled job writes no session
@@ -187,6 +192,7 @@ class Controller(QObject):
         samples, levels = session.read_images("sample")
         reference, _ = session.read_images("reference")
         nn = session.read_columns("reference-nn")
+        sources = session.sources()
         return SessionView(
             samples=samples,
             reference=reference,
@@ -197,8 +203,10 @@ class Controller(QObject):
             run=session.run,
             sample_bits=session.read_array("sample-bits"),
             real_nn_distance=nn.get("nn_distance"),
-            further_columns={source: session.read_columns(source) for source in session.sources()
-                             if source not in (SOURCE, "reference", "reference-nn")},
+            training=session.read_images("training")[0] if "training" in sources else None,
+            training_nn_distance=session.read_columns("training-nn").get("nn_distance"),
+            further_columns={source: session.read_columns(source) for source in sources
+                             if source not in (SOURCE, "reference", "reference-nn", "training", "training-nn")},
             read_only=session.read_only,
             notes={idx: text for idx, (text, _) in session.notes(SOURCE).items()},
         )
@@ -261,7 +269,9 @@ class Controller(QObject):
         found = []
         if "log_px" in columns and "realism" in columns:
             found.append(likely_but_bad(columns["log_px"], columns["realism"], top_fraction))
-        if "nn_distance" in columns and view.real_nn_distance is not None:
+        if "train_nn_distance" in columns and view.training_nn_distance is not None:  # copies of training images
+            found.append(memorized(columns["train_nn_distance"], view.training_nn_distance))
+        elif "nn_distance" in columns and view.real_nn_distance is not None:
             found.append(memorized(columns["nn_distance"], view.real_nn_distance))
         for suggestion in found:
             if len(suggestion.ids):

@@ -338,7 +338,8 @@ class MainWindow(QMainWindow):
         if view is None or not 0 <= idx < len(view.samples):
             return
         s = view.sample_columns
-        numbers: dict[str, str | float] = {name: float(s[name][idx]) for name in ("log_px", "bpd", "realism", "nn_distance") if name in s}
+        numbers: dict[str, str | float] = {name: float(s[name][idx]) for name in
+                                           ("log_px", "bpd", "realism", "nn_distance", "train_nn_distance") if name in s}
         if "in_manifold" in s:
             numbers["in real manifold"] = "yes" if s["in_manifold"][idx] else "no"
         flags = self.controller.flag_sets(np.array([idx])).get(idx, set())
@@ -349,7 +350,11 @@ class MainWindow(QMainWindow):
         if "nn_id" in s:
             nn = int(s["nn_id"][idx])
             neighbours.append(view.reference[nn])
-            captions.append(f"real #{nn}, d={s['nn_distance'][idx]:.3g}")
+            captions.append(f"held-out #{nn}, d={s['nn_distance'][idx]:.3g}")
+        if "train_nn_id" in s and view.training is not None:  # a copy of a training image shows here
+            nn = int(s["train_nn_id"][idx])
+            neighbours.append(view.training[nn])
+            captions.append(f"training #{nn}, d={s['train_nn_distance'][idx]:.3g}")
         bits = view.sample_bits[idx] if view.sample_bits is not None else None
         self.inspector.show_sample(view.samples[idx], view.levels, numbers, neighbours, bits, f"sample {idx}",
                                    neighbour_captions=captions)

@@ -60,6 +60,8 @@ class Evaluation:
     columns: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # source -> name -> values
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     real_nn_distance: np.ndarray | None = None  # each real image's distance to its nearest other real image
+    training: np.ndarray | None = None  # the images the model was trained on, searched for copies
+    training_nn_distance: np.ndarray | None = None  # each training image's distance to its nearest other one
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -70,6 +72,7 @@ def evaluate(
     *,
     scoring_model: GenerativeModel | None = None,
     further: dict[str, np.ndarray] | None = None,
+    training: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> Evaluation:
     """Sample ``model`` and score samples and ``reference`` images (see the module docstring).
@@ -77,7 +80,9 @@ def evaluate(
     ``scoring_model`` scores the likelihood when ``model`` has none (the hybrid's GAN head is scored
     under its VAE head); by default the model scores itself. ``further`` names more image sets (on the
     reference's levels) whose likelihood is worth seeing beside the held-out one, e.g. the training
-    split: a gap between the two is overfitting, the likelihood's view of memorization.
+    split: a gap between the two is overfitting, the likelihood's view of memorization. ``training``
+    holds the images the model learnt from: each sample's nearest training image (``train_nn_id``,
+    ``train_nn_distance``) is the feature view of memorization — a copy is near, a new draw is not.
     """
     progress = progress or null_progress()
     unknown = set(settings.metrics) - set(ALL_METRICS)
@@ -95,6 +100,7 @@ def evaluate(
         reference=reference.images,
         levels=reference.levels,
         timings=timer.timings,
+        training=training,
     )
     stored = getattr(model, "stored", None)  # a sample bundle: its own samples, in order
     with timer("sampling"):
@@ -174,6 +180,13 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
         # each real image's nearest *other* real image: the second neighbour of the set with itself
         result.real_nn_distance = M.nearest_real(real.features, real.features, k=2, device=device,
                                                  memory_budget=settings.memory_budget).distances[:, 1]
+        if result.training is not None:
+            seen = extract_features(extractor, result.training, reference.levels, device=device, progress=progress)
+            copies = M.nearest_real(fake.features, seen.features, k=1, device=device, memory_budget=settings.memory_budget)
+            result.columns["sample"].update(train_nn_id=copies.indices[:, 0].astype(np.int64),
+                                            train_nn_distance=copies.distances[:, 0])
+            result.training_nn_distance = M.nearest_real(seen.features, seen.features, k=2, device=device,
+                                                         memory_budget=settings.memory_budget).distances[:, 1]
     projection = pca_projection(real.features, fake.features)
     for source, xy in zip(("reference", "sample"), projection):
         result.columns[source].update(proj_x=xy[:, 0], proj_y=xy[:, 1])

@@ -73,6 +73,9 @@ def write_session(evaluation: Evaluation, path: str | Path, run: dict[str, Any])
             session.write_columns(source, columns)
     if evaluation.real_nn_distance is not None:
         session.write_columns("reference-nn", {"nn_distance": evaluation.real_nn_distance})
+    if evaluation.training_nn_distance is not None:
+        session.write_images("training", evaluation.training, evaluation.levels)
+        session.write_columns("training-nn", {"nn_distance": evaluation.training_nn_distance})
     bits = evaluation.likelihood.get("sample")
     if bits is not None and bits.per_dim_bits is not None and bits.per_dim_bits.size <= MAX_STORED_BITS:
         session.write_array("sample-bits", bits.per_dim_bits.astype(np.float32))

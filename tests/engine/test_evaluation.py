@@ -118,3 +118,24 @@ def test_per_pixel_bits_are_kept_for_factorized_models(reference, tmp_path):
         bits = session.read_array("sample-bits")
     assert bits.shape == (64, 1, 8, 8)
     assert np.allclose(bits.reshape(64, -1).sum(1), result.columns["sample"]["bpd"] * 64, rtol=1e-4)
+
+
+def test_copies_of_training_images_are_found_and_suggested_as_memorized(tmp_path, reference):
+    from genloupe.engine.session.suggestions import memorized
+
+    train = open_data(None).split("train").images
+    rng = np.random.default_rng(3)
+    copies = train[rng.choice(len(train), 40, replace=False)]
+    fresh = rng.integers(0, 17, size=(40, 1, 8, 8))
+    path = tmp_path / "replays.npz"  # a "model" that replays training images half of the time
+    np.savez(path, samples=np.concatenate([copies, fresh]), levels=17)
+    result = evaluate(open_model(path), reference, EvaluationSettings(n_samples=80, device="cpu", metrics=("pr",)),
+                      training=train)
+    distance = result.columns["sample"]["train_nn_distance"]
+    assert np.all(distance[:40] == 0) and np.all(distance[40:] > 0)
+    assert np.array_equal(train[result.columns["sample"]["train_nn_id"][:40]], copies)
+    found = memorized(distance, result.training_nn_distance)
+    assert sorted(found.ids.tolist()) == list(range(40))
+    with write_session(result, tmp_path / "m.genloupe", {"checkpoint": str(path)}) as session:
+        assert np.array_equal(session.read_images("training")[0], train)
+        assert len(session.read_columns("training-nn")["nn_distance"]) == len(train)
