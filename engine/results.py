@@ -13,7 +13,7 @@ from .session import Session
 from .versions import versions
 
 MAX_STORED_BITS = 64_000_000  # per-pixel bits are kept in the session up to this many values (256 MB)
-CSV_COLUMNS = ("log_px", "bpd", "realism", "in_manifold", "nn_id", "nn_distance")
+CSV_COLUMNS = ("log_px", "bpd", "realism", "in_manifold", "nn_id", "nn_distance", "train_nn_id", "train_nn_distance")
 
 
 def summary(evaluation: Evaluation, *, model_path: str = "", model_hash: str = "") -> dict[str, Any]:

@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="reference split (held-out test split by default)")
     parser.add_argument("--also-split", action="append", default=[], choices=["train", "val", "test", "all"],
                         help="also score this split of the reference source (repeatable): e.g. train, to see overfitting")
+    parser.add_argument("--training-split", default=None, choices=["train", "val", "test", "all"],
+                        help="split of the reference source the model was trained on: each sample's nearest "
+                        "training image is found (memorization)")
     parser.add_argument("--n", type=int, default=1000, help="number of samples to draw")
     parser.add_argument("--features", default="digits-cnn", help="feature extractor name or file (.pt, .pt2)")
     parser.add_argument("--inception-weights", default=None, help="weights file of inception-fid")
@@ -58,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         n_samples=args.n, metrics=metrics, features=args.features, feature_options=options,
         device=args.device, seed=args.seed, k_deq=args.k_deq,
     )
-    result = evaluate(model, reference, settings, scoring_model=scorer, further=further, progress=terminal_progress())
+    training = data.split(args.training_split).images if args.training_split else None
+    result = evaluate(model, reference, settings, scoring_model=scorer, further=further, training=training,
+                      progress=terminal_progress())
     model_hash = content_hash(args.model)
     document = summary(result, model_path=args.model, model_hash=model_hash)
     _print_summary(document)

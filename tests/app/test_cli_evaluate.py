@@ -17,7 +17,8 @@ def genloupe(*args, cwd=None):
 
 
 def test_evaluate_writes_json_csv_and_session(tmp_path):
-    out = genloupe("evaluate", FLOW, "--n", "120", "--device", "cpu", "--also-split", "train", "--json", str(tmp_path / "e.json"),
+    out = genloupe("evaluate", FLOW, "--n", "120", "--device", "cpu", "--also-split", "train", "--training-split", "train",
+                   "--json", str(tmp_path / "e.json"),
                    "--csv", str(tmp_path / "e.csv"), "--session", str(tmp_path / "e.genloupe"))
     assert out.returncode == 0, out.stderr
     assert "likelihood" in out.stderr  # progress goes to stderr
@@ -32,6 +33,7 @@ def test_evaluate_writes_json_csv_and_session(tmp_path):
     samples = [r for r in rows if r["source"] == "sample"]
     assert len(samples) == 120 and samples[0]["realism"] != "" and samples[0]["nn_id"] != ""
     assert sum(r["source"] == "train" for r in rows) == 1438
+    assert samples[0]["train_nn_distance"] != ""  # each sample's nearest training image
     assert (tmp_path / "e.genloupe").stat().st_size > 0
 
 

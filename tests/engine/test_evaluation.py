@@ -99,7 +99,7 @@ def test_results_files_round_trip(flow_result, tmp_path):
     json.dumps(doc)
     write_csv(flow_result, tmp_path / "rows.csv")
     rows = (tmp_path / "rows.csv").read_text().splitlines()
-    assert rows[0] == "id,source,log_px,bpd,realism,in_manifold,nn_id,nn_distance"
+    assert rows[0] == "id,source,log_px,bpd,realism,in_manifold,nn_id,nn_distance,train_nn_id,train_nn_distance"
     assert len(rows) == 1 + 200 + len(flow_result.reference)
     first = rows[1].split(",")
     assert float(first[2]) == flow_result.columns["sample"]["log_px"][0]
