@@ -112,9 +112,6 @@ class Jobs(QObject):
     def is_running(self, kind: str) -> bool:
         return kind in self._running
 
-    def running_kinds(self) -> list[str]:
-        return list(self._running)
-
     def wait(self, timeout_ms: int = -1) -> bool:
         """Block until every worker thread is idle (for shutdown and tests)."""
         return self._pool.waitForDone(timeout_ms)

@@ -52,7 +52,7 @@ def load_torchscript(path: Path, trust_code: bool) -> ProgramModel:
     if path.stat().st_size > MAX_ARCHIVE_BYTES:
         raise CheckpointError(f"{path.name} is larger than {MAX_ARCHIVE_BYTES} bytes")
     data = path.read_bytes()
-    archive = open_zip(data, path.name)
+    open_zip(data, path.name)  # size, member count and path checks before torch reads the archive
     extra = {META_FILE: ""}
     try:
         with quiet_torch():
