@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
+from .calibration import score_against_training
 from .data import Dataset
 from .device import resolve_device
 from .errors import MetricError
@@ -22,6 +23,7 @@ from .features import extract_features, get_extractor
 from .likelihood import Convention, LikelihoodResult, evaluate_likelihood
 from .models.base import GenerativeModel
 from .progress import Progress, null_progress
+from .rank_correlation import spearman_bpd_realism
 from .sampling import draw_samples
 
 ALL_METRICS = ("ll", "fid", "kid", "is", "pr", "dc")
@@ -133,7 +135,10 @@ def evaluate(
     feature_metrics = set(settings.metrics) - {"ll"}
     if feature_metrics:
         _feature_stage(result, reference, settings, feature_metrics, device, timer, progress)
+        with timer("calibration"):  # samples and held-out images scored alike, for calibrated suggestions
+            score_against_training(result, settings, device, progress)
     result.metrics.update(_likelihood_summaries(result))
+    result.metrics.update(spearman_bpd_realism(result.columns["sample"]))
     return result
 
 
