@@ -135,8 +135,9 @@ def evaluate(
     feature_metrics = set(settings.metrics) - {"ll"}
     if feature_metrics:
         _feature_stage(result, reference, settings, feature_metrics, device, timer, progress)
-        with timer("calibration"):  # samples and held-out images scored alike, for calibrated suggestions
-            score_against_training(result, settings, device, progress)
+        if training is not None:
+            with timer("calibration"):  # samples and held-out images scored alike, for calibrated suggestions
+                score_against_training(result, settings, device, progress)
     result.metrics.update(_likelihood_summaries(result))
     result.metrics.update(spearman_bpd_realism(result.columns["sample"]))
     return result
