@@ -29,6 +29,7 @@ from genloupe.app.jobs import Jobs
 from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
 from genloupe.app.settings import Settings
+from genloupe.app.suggestion_view import SuggestionPanel, status_text
 from genloupe.engine.checkpoints import CODE_FORMATS, content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.metrics = MetricsPanel()
         self.inspector = Inspector()
         self.jobs_panel = JobsPanel()
+        self.suggestion_panel = SuggestionPanel()
         self.quality_axis = QComboBox()
         self.quality_axis.addItems(list(QUALITY_AXES))
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "GenLoupe", "", QMessageBox.StandardButton.Ok, self)
@@ -82,11 +84,14 @@ class MainWindow(QMainWindow):
             "inspector": self._dock("Inspector", self.inspector, Qt.DockWidgetArea.LeftDockWidgetArea),
             "reference": self._dock("Held-out real images", self.reference_grid, Qt.DockWidgetArea.LeftDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "suggestions": self._dock("Suggestions", self.suggestion_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.tabifyDockWidget(self.docks["metrics"], self.docks["suggestions"])
         self.tabifyDockWidget(self.docks["manifold"], self.docks["scatter"])
         self.tabifyDockWidget(self.docks["inspector"], self.docks["reference"])
         self.docks["inspector"].raise_()
         self.docks["manifold"].raise_()
+        self.docks["metrics"].raise_()
         self.resize(1600, 1000)
         self.resizeDocks([self.docks["inspector"]], [270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["histogram"]], [640], Qt.Orientation.Horizontal)
@@ -438,8 +443,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"report written: {', '.join(p.name for p in written)}", 10_000)
 
     def suggest(self) -> None:
-        count = self.controller.suggest()
-        self.statusBar().showMessage(f"{count} suggestions to review (Show ▸ suggested)", 10_000)
+        found = self.controller.suggest()
+        self.suggestion_panel.show_found(found)
+        self.docks["suggestions"].raise_()
+        self.statusBar().showMessage(status_text(found), 10_000)
 
     def flag(self, label: str, add: bool, ids: np.ndarray) -> None:
         if self._showing_session():

@@ -44,6 +44,7 @@ class EvaluationSettings:
     k_dc: int = 5
     batch_size: int = 256
     memory_budget: int = 1 << 30
+    per_pixel_reference: bool = False  # per-pixel bits of the held-out images too (samples always, where given)
 
 
 @dataclass
@@ -127,7 +128,7 @@ def evaluate(
                 ll = evaluate_likelihood(
                     scorer, images, reference.levels, k_deq=settings.k_deq, k_bound=settings.k_bound,
                     seed=settings.seed, batch_size=settings.batch_size, device=device, progress=progress,
-                    per_dim=source == "sample",
+                    per_dim=source == "sample" or (source == "reference" and settings.per_pixel_reference),
                 )
                 result.likelihood[source] = ll
                 result.columns[source].update(log_px=ll.log_px, bpd=ll.bpd)
@@ -161,7 +162,9 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
         if "kid" in wanted:
             kid = M.kid(real.features, fake.features, subset_size=min(1000, smallest), seed=settings.seed, device=device,
                         memory_budget=settings.memory_budget)
-            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, **_interval(kid.interval), **sizes}
+            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, "method": f"± std over {kid.subsets} overlapping "
+                                     f"subsets of {kid.subset_size}", **_interval(kid.interval), **sizes,
+                                     "convention": f"{convention}; unbiased MMD², cubic polynomial kernel"}
         if "is" in wanted and fake.logits is not None:
             score = M.inception_score(fake.logits, splits=min(10, n_fake))
             result.metrics["is"] = {"value": score.mean, "std": score.std, **_interval(score.interval), "n_fake": n_fake,

@@ -21,11 +21,14 @@ Suggestions are only proposals: 'suggested' flags that the person confirms or re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
 from ..calibration import DEFAULT_FALSE_FLAG_RATE, Threshold, calibrated_below, check_rate, given_below
+
+if TYPE_CHECKING:
+    from .flags import FlagEditor
 
 TESTS = {"bad": ("likely_but_bad", "unlikely", "unrealistic"), "memorized": ("memorized",)}
 LIKELY_QUANTILE = 0.5  # "likely": log P(x) at or above this quantile of the held-out real images'
@@ -164,3 +167,34 @@ _RUN = {
     "unrealistic": lambda s, r, rate, o: unrealistic(s["realism_train"], r["realism_train"], rate, o),
     "memorized": lambda s, r, rate, o: memorized(s["train_nn_distance"], r["train_nn_distance"], rate, o, s.get("train_nn_id")),
 }
+
+
+def write_suggestions(editor: "FlagEditor", found: list[Suggestions], source: str = "sample") -> int:
+    """Write each label's ids as 'suggested' flags with their one-line reasons (one undoable step per label)."""
+    for suggestion in found:
+        if len(suggestion.ids):
+            editor.add(source, suggestion.ids, suggestion.label, state="suggested",
+                       reasons=dict(zip(suggestion.ids.tolist(), suggestion.reasons)))
+    return sum(len(s.ids) for s in found)
+
+
+def suggested_labels(found: list[Suggestions]) -> dict[int, str]:
+    """{sample id: 'bad;memorized'}: the CSV column ``suggested``."""
+    labels: dict[int, list[str]] = {}
+    for suggestion in found:
+        for idx in suggestion.ids.tolist():
+            labels.setdefault(idx, []).append(suggestion.label)
+    return {idx: ";".join(names) for idx, names in labels.items()}
+
+
+def options_record(options: SuggestOptions) -> dict[str, Any]:
+    """The options as the session's run records them, so every view recomputes the same thresholds."""
+    return {"false_flag_rate": options.false_flag_rate, "likely_quantile": options.likely_quantile,
+            "thresholds": dict(options.thresholds)}
+
+
+def options_from_record(record: Mapping[str, Any] | None) -> SuggestOptions:
+    record = record or {}
+    return SuggestOptions(false_flag_rate=float(record.get("false_flag_rate", DEFAULT_FALSE_FLAG_RATE)),
+                          likely_quantile=float(record.get("likely_quantile", LIKELY_QUANTILE)),
+                          thresholds={str(k): float(v) for k, v in (record.get("thresholds") or {}).items()})
