@@ -27,7 +27,8 @@ from genloupe.app.report.html import label_text
 from genloupe.app.report.images import thumbnail_png
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import GenLoupeError, SessionError
-from genloupe.engine.session import FlagEditor, Session, likely_but_bad, memorized
+from genloupe.engine.session import FlagEditor, Session
+from genloupe.engine.session.suggestions import memorized, unlikely
 from genloupe.widgets.metrics_panel import format_number
 
 SCRIPT_NOTE = "<script>alert('x')</script> looks like a 7 & an 1"
@@ -103,12 +104,13 @@ def write_session(path: Path, *, with_metrics: bool = True, with_flags: bool = T
     if with_flags:
         editor = FlagEditor(session)
         s = columns["sample"]
-        bad = likely_but_bad(s["log_px"], s["realism"], top_fraction=0.3)
-        copies = memorized(s["nn_distance"], real_nn[:, 1])
+        bad = unlikely(s["log_px"], columns["reference"]["log_px"], 0.3)
+        copies = memorized(s["nn_distance"], real_nn[:, 1], 0.05)
         for suggestion in (bad, copies):
             for idx, reason in zip(suggestion.ids, suggestion.reasons):
-                editor.add("sample", [idx], suggestion.label, state="suggested", reason=reason)
-        editor.confirm("sample", bad.ids[:4], "bad")
+                editor.add("sample", [idx], "bad" if suggestion.name == "unlikely" else "memorized", state="suggested",
+                           reason=reason)
+        editor.confirm("sample", bad.ids[:7], "bad")
         editor.confirm("sample", copies.ids, "memorized")
         editor.add("sample", [125], "good")
         editor.add("reference", [3], "2")
