@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from genloupe.app.progress_bar import end_line
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
@@ -35,12 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except GenLoupeError as error:
+        end_line()
         print(f"genloupe {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written, a disk that is full
+        end_line()
         print(f"genloupe {args.command}: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        end_line()
         print(f"genloupe {args.command}: interrupted", file=sys.stderr)
         return 130
 

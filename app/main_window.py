@@ -30,6 +30,7 @@ from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
 from genloupe.app.settings import Settings
 from genloupe.app.suggestion_view import SuggestionPanel, status_text
+from genloupe.app.wording import INSIDE, NUMBER_NAMES, bits_caption
 from genloupe.engine.checkpoints import CODE_FORMATS, content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
@@ -343,10 +344,11 @@ class MainWindow(QMainWindow):
         if view is None or not 0 <= idx < len(view.samples):
             return
         s = view.sample_columns
-        numbers: dict[str, str | float] = {name: float(s[name][idx]) for name in
-                                           ("log_px", "bpd", "realism", "nn_distance", "train_nn_distance") if name in s}
+        numbers: dict[str, str | float] = {NUMBER_NAMES[name]: float(s[name][idx]) for name in NUMBER_NAMES if name in s}
         if "in_manifold" in s:
-            numbers["in real manifold"] = "yes" if s["in_manifold"][idx] else "no"
+            numbers[INSIDE] = "yes" if s["in_manifold"][idx] else "no"
+        if view.run.get("scored_with"):
+            numbers["likelihood scored under"] = Path(view.run["scored_with"]).name
         flags = self.controller.flag_sets(np.array([idx])).get(idx, set())
         numbers["flags"] = ", ".join(sorted(flags)) or "none"
         if idx in view.notes:
@@ -361,6 +363,8 @@ class MainWindow(QMainWindow):
             neighbours.append(view.training[nn])
             captions.append(f"training #{nn}, d={s['train_nn_distance'][idx]:.3g}")
         bits = view.sample_bits[idx] if view.sample_bits is not None else None
+        if bits is not None and "bpd" in s:
+            self.inspector.bits_caption.setText(bits_caption(bits, float(s["bpd"][idx]), view.run.get("likelihood_convention")))
         self.inspector.show_sample(view.samples[idx], view.levels, numbers, neighbours, bits, f"sample {idx}",
                                    neighbour_captions=captions)
         self.docks["inspector"].show()

@@ -29,16 +29,15 @@ def uncertainty(row: dict[str, Any]) -> str:
     return f"[{number(interval[0])}, {number(interval[1])}]" + (f" {level} interval" if level else "")
 
 
-def print_summary(document: dict[str, Any], out: TextIO | None = None) -> None:
+def print_summary(document: dict[str, Any], out: TextIO | None = None, *, scored_with: str | None = None) -> None:
+    """``scored_with`` names the model whose likelihood the numbers are, when the evaluated model has none."""
     out = out or sys.stdout
     model = document["model"]
     print(f"{model['name']}: {document['n_samples']} samples vs {document['reference']['name']} "
           f"(n={document['reference']['n']}), {document['features']} features, device {document['device']}", file=out)
-    scorer = document.get("scored_with")
-    if scorer:
-        print(f"  likelihood under {scorer} ({model['name']} has none)", file=out)
+    under = f"scored under {scored_with}: " if scored_with else ""
     for source, entry in document["likelihood"].items():
-        print(f"  {source:>9}: {entry['mean_bpd']:.3f} bits/dim  [{entry['convention']['description']}]", file=out)
+        print(f"  {source:>9}: {entry['mean_bpd']:.3f} bits/dim  [{under}{entry['convention']['description']}]", file=out)
     for row in metric_rows(document["metric_details"]):
         if row["name"].startswith("bits/dim"):
             continue  # printed above with the likelihood convention

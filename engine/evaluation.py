@@ -139,7 +139,7 @@ def evaluate(
         if training is not None:
             with timer("calibration"):  # samples and held-out images scored alike, for calibrated suggestions
                 score_against_training(result, settings, device, progress)
-    result.metrics.update(_likelihood_summaries(result))
+    result.metrics.update(_likelihood_summaries(result, scoring_model.info.name if scoring_model is not None else None))
     result.metrics.update(spearman_bpd_realism(result.columns["sample"]))
     return result
 
@@ -228,13 +228,16 @@ def pca_projection(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.n
     return ((real - mean) @ axes).astype(np.float32), ((fake - mean) @ axes).astype(np.float32)
 
 
-def _likelihood_summaries(result: Evaluation) -> dict[str, dict[str, Any]]:
+def _likelihood_summaries(result: Evaluation, scored_under: str | None = None) -> dict[str, dict[str, Any]]:
+    """Mean bits/dim per source; a likelihood-free model's numbers name the model that scored them."""
+    under = f"scored under {scored_under}: " if scored_under else ""
     return {
         f"mean_bpd_{source}": {
             "value": ll.mean_bpd,
             "mean_nats": ll.mean_nats,
             "n": len(ll.log_px),
-            "convention": ll.convention.describe(),
+            "convention": under + ll.convention.describe(),
+            **({"scored_under": scored_under} if scored_under else {}),
         }
         for source, ll in result.likelihood.items()
     }

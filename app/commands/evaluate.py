@@ -78,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
     training = data.split(training_split).images if training_split else None
     result = evaluate(model, reference, settings, scoring_model=scorer, further=further, training=training,
                       progress=terminal_progress())
-    model_hash = content_hash(args.model)
+    model_hash = content_hash(args.model.partition("#")[0])  # PATH#head: the file is what is hashed
     document = summary(result, model_path=args.model, model_hash=model_hash)
     found = suggest_all(result.columns["sample"], result.columns["reference"], suggest_options) if args.suggest else None
     if found is not None:
         document["suggestions"] = suggest_command.document(found)
-    _print_summary(document)
+    _print_summary(document, scorer.info.name if scorer is not None else None)
     if found is not None:
         suggest_command.print_found(found)
     if args.json:
@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(result, args.csv, suggested_labels(found) if found is not None else None)
     if args.session:
-        session = write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash})
+        session = write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash,
+                                                       **({"scored_with": args.score_with} if args.score_with else {})})
         if found is not None:
             suggest_command.write_into(session, found, suggest_options)
         session.close()
@@ -100,5 +101,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(document: dict) -> None:
-    print_summary(document)  # rounded, each value with its uncertainty and convention (app/summary_text.py)
+def _print_summary(document: dict, scored_with: str | None = None) -> None:
+    print_summary(document, scored_with=scored_with)  # rounded, each value with its uncertainty and convention (app/summary_text.py)

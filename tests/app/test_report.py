@@ -231,7 +231,7 @@ def test_html_shows_every_flagged_sample_with_its_numbers_labels_and_note(report
         assert f"log P(x) {format_number(columns['log_px'][idx])} nats" in text
         assert f"bits/dim {format_number(columns['bpd'][idx])}" in text
         if source == "sample":
-            assert f"realism {format_number(columns['realism'][idx])}" in text
+            assert f"realism (typical-size real balls) {format_number(columns['realism'][idx])}" in text
             assert f"nearest real #{columns['nn_id'][idx]} at {format_number(columns['nn_distance'][idx])}" in text
         for idx_, label, state, *_ in stored["flags"][source]:
             if idx_ == idx and state == "confirmed":
@@ -267,7 +267,8 @@ def test_html_states_provenance_metrics_and_conventions(report, stored):
     assert f"FID ↓ {format_number(fid['value'])}" in text
     kid = stored["metrics"]["kid"]
     assert f"{format_number(kid['mean'])} ± {format_number(kid['std'])}" in text
-    assert "Fréchet distance of Gaussian fits · raw pixels" in text
+    assert "Fréchet distance of Gaussian fits" in text and "raw pixels" in text  # numbered notes under the table
+    assert "in real manifold" not in text and "inside the real manifold" not in text  # realism's balls vs any ball
     for title in ("Likelihood histograms", "Precision and recall manifolds", "Likelihood against quality",
                   "Highest-likelihood samples", "Lowest-likelihood samples"):
         assert title in text
