@@ -214,6 +214,11 @@ def test_suggestions_are_proposals_the_person_confirms_and_can_undo(opened, copy
     caught = mixed.noise[bad].sum()
     assert caught / len(bad) > 0.8 and caught / mixed.noise.sum() > 0.8  # precision and recall against the noise
 
+    window.inspect(int(bad[0]))  # the inspector names realism and any-ball membership apart, beside the reason's numbers
+    names = [window.inspector.table.item(row, 0).text() for row in range(window.inspector.table.rowCount())]
+    assert {"realism (typical-size real balls)", "inside a real ball (any size)"} <= set(names)
+    assert not any("manifold" in name for name in names)
+
     window.flag_filter.setCurrentText("suggested")
     assert set(window.grid.visible_ids().tolist()) == set(flags)
     chosen = bad[:10]
