@@ -363,10 +363,11 @@ class MainWindow(QMainWindow):
             neighbours.append(view.training[nn])
             captions.append(f"training #{nn}, d={s['train_nn_distance'][idx]:.3g}")
         bits = view.sample_bits[idx] if view.sample_bits is not None else None
-        if bits is not None and "bpd" in s:
-            self.inspector.bits_caption.setText(bits_caption(bits, float(s["bpd"][idx]), view.run.get("likelihood_convention")))
         self.inspector.show_sample(view.samples[idx], view.levels, numbers, neighbours, bits, f"sample {idx}",
                                    neighbour_captions=captions)
+        if bits is not None and "bpd" in s:  # what the map sums to, beside the per-sample number
+            self.inspector.bits_caption.setWordWrap(True)
+            self.inspector.bits_caption.setText(bits_caption(bits, float(s["bpd"][idx]), view.run.get("likelihood_convention")))
         self.docks["inspector"].show()
         self.docks["inspector"].raise_()
 

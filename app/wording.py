@@ -23,4 +23,4 @@ def bits_caption(bits: np.ndarray, bpd: float, convention: dict[str, Any] | None
     mean = float(np.mean(bits))
     if (convention or {}).get("dequantization", "none") == "none":
         return f"bits per pixel · mean {mean:.3f} = bits/dim"
-    return f"bits per pixel · mean {mean:.3f}: plain dequantization bound (bits/dim {bpd:.3f}: importance-weighted)"
+    return f"bits per pixel · mean {mean:.3f} (plain dequantization bound; bits/dim {bpd:.3f} is importance-weighted)"

@@ -71,3 +71,20 @@ def test_realism_and_manifold_membership_are_named_apart_and_per_pixel_captions_
     assert bits_caption(bits, 2.0, {"dequantization": "none"}) == "bits per pixel · mean 2.000 = bits/dim"
     continuous = bits_caption(bits, 1.97, {"dequantization": "uniform"})
     assert "plain dequantization bound" in continuous and "1.970" in continuous and "importance-weighted" in continuous
+
+
+def test_kid_states_its_scale_and_method_and_shows_one_uncertainty_in_window_cli_and_report():
+    from genloupe.app.metric_rows import metric_rows
+    from genloupe.app.report.html import metric_table
+    from genloupe.app.report.model import metric_row
+    from genloupe.app.summary_text import uncertainty
+
+    entry = {"value": 514.1, "std": 59.86, "method": "± std over 100 overlapping subsets of 179", "n_real": 179, "n_fake": 300,
+             "convention": "digits-cnn features (d=64); unbiased MMD², cubic polynomial kernel"}
+    window = next(row for row in metric_rows({"kid": entry}))
+    assert window["name"] == "KID (MMD², unscaled)" and window["interval"] == pytest.approx((514.1 - 59.86, 514.1 + 59.86))
+    assert window["note"].startswith("± std over 100") and "cubic polynomial kernel" in window["convention"]
+    assert uncertainty(window) == "± 59.86 (std over 100 overlapping subsets of 179)"
+    rows, notes = metric_table([metric_row("kid", entry)])
+    assert rows[0]["name"].startswith("KID (MMD², unscaled)") and rows[0]["value"] == "514.1 ± 59.86"
+    assert notes == [entry["method"], entry["convention"]]
