@@ -223,6 +223,12 @@ class Controller(QObject):
             for idx, labels in labels_by_sample(rows).items()
         }
 
+    def flag_reasons(self, idx: int) -> list[str]:
+        """The one-line reasons a sample's flags carry (a suggestion's numbers and threshold)."""
+        if self.session is None:
+            return []
+        return [f"{label}: {reason}" for _, label, _, reason, _, _ in self.session.flag_rows(SOURCE, [idx]) if reason]
+
     def flag(self, label: str, add: bool, ids: np.ndarray) -> None:
         """A flag key: add or remove ``label`` ('*' clears every label) on ``ids``."""
         editor = self._writable_editor()

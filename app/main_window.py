@@ -351,6 +351,8 @@ class MainWindow(QMainWindow):
             numbers["likelihood scored under"] = Path(view.run["scored_with"]).name
         flags = self.controller.flag_sets(np.array([idx])).get(idx, set())
         numbers["flags"] = ", ".join(sorted(flags)) or "none"
+        for n, reason in enumerate(self.controller.flag_reasons(idx)):
+            numbers["why" if n == 0 else f"why ({n + 1})"] = reason
         if idx in view.notes:
             numbers["note"] = view.notes[idx]
         neighbours, captions = [], []

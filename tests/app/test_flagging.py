@@ -218,6 +218,8 @@ def test_suggestions_are_proposals_the_person_confirms_and_can_undo(opened, copy
     names = [window.inspector.table.item(row, 0).text() for row in range(window.inspector.table.rowCount())]
     assert {"realism (typical-size real balls)", "inside a real ball (any size)"} <= set(names)
     assert not any("manifold" in name for name in names)
+    why = window.inspector.table.item(names.index("why"), 1).text()
+    assert why.startswith("bad: log P(x)") and "\n" not in why  # the suggestion's one-line reason
 
     window.flag_filter.setCurrentText("suggested")
     assert set(window.grid.visible_ids().tolist()) == set(flags)
