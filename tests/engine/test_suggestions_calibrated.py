@@ -3,8 +3,11 @@ real images are flagged at no more than the stated rate (5 %)."""
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 import numpy as np
 import pytest
+import torch
 
 from genloupe.engine.calibration import calibrated_below, given_below, rate_spread
 from genloupe.engine.errors import MetricError
@@ -87,3 +90,28 @@ def test_conformal_threshold_closed_form() -> None:
     from scipy.stats import beta  # the reference: a 5 % threshold from 179 images leaves Beta(9, 171) below it
 
     assert rate_spread(179, 0.05) == pytest.approx(tuple(beta.ppf([0.05, 0.95], 9, 171)), rel=1e-9)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_calibration_stage_gives_the_same_suggestions_on_cuda() -> None:
+    from genloupe.engine.checkpoints import open_model
+    from genloupe.engine.data import open_data
+    from genloupe.engine.evaluation import EvaluationSettings, evaluate
+
+    data = open_data("digits")
+    model = open_model(str(files("genloupe.assets") / "demo" / "autoregressive.pt"))
+    found = {}
+    for device in ("cpu", "cuda"):
+        result = evaluate(model, data.split("test"), EvaluationSettings(n_samples=200, device=device, metrics=("ll", "pr")),
+                          training=data.split("train").images)
+        for source in ("sample", "reference"):
+            for name in ("realism_train", "train_nn_distance"):
+                if name in result.columns[source]:
+                    found.setdefault((source, name), []).append(result.columns[source][name])
+        found.setdefault("ids", []).append({s.label: s.ids.tolist()
+                                            for s in suggest_all(result.columns["sample"], result.columns["reference"])})
+    for key, (cpu, gpu) in found.items():
+        if key != "ids":
+            np.testing.assert_allclose(cpu, gpu, rtol=1e-4, err_msg=str(key))
+    assert found["ids"][0] == found["ids"][1]
