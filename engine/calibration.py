@@ -94,8 +94,8 @@ def score_against_training(result: "Evaluation", settings: "EvaluationSettings",
 
     Adds ``realism_train`` (realism against the training images' k-NN balls) to the sample and the
     reference columns, and ``train_nn_distance`` (feature distance to the nearest training image) to the
-    reference columns (the samples' comes from the feature stage). The reference images must not be
-    among the training images, or their scores would not stand for fresh real images.
+    reference columns (the samples' comes from the feature stage). Reference images that are training
+    images do not stand for fresh real images: when most of them are, nothing is added.
     """
     if result.training is None or len(result.training) <= settings.k_pr:
         return
@@ -106,9 +106,11 @@ def score_against_training(result: "Evaluation", settings: "EvaluationSettings",
         return extract_features(extractor, images, levels, device=device, progress=progress).features
 
     seen, real, fake = features(result.training), features(result.reference), features(result.samples)
+    nearest = M.nearest_real(real, seen, k=1, device=device, memory_budget=settings.memory_budget)
+    if np.mean(nearest.distances[:, 0] == 0) > 0.5:  # the reference is the training data: it calibrates nothing
+        return
     scored = np.concatenate([real, fake])  # one pass: both sets meet exactly the same balls
     realism = M.precision_recall(seen, scored, k=settings.k_pr, device=device, memory_budget=settings.memory_budget,
                                  progress=progress).realism
-    nearest = M.nearest_real(real, seen, k=1, device=device, memory_budget=settings.memory_budget)
     result.columns["reference"].update(realism_train=realism[: len(real)], train_nn_distance=nearest.distances[:, 0])
     result.columns["sample"].update(realism_train=realism[len(real):])

@@ -57,6 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_paths(args.json, args.csv, args.session, args.per_pixel)
     suggest_options = suggest_command.options_from(args) if args.suggest else None
+    if args.suggest and args.split in ("train", "all"):
+        raise GenLoupeError(f"--suggest calibrates on held-out images: use --split test or val, not {args.split}")
     metrics = tuple(name.strip() for name in args.metrics.split(",") if name.strip())
     if args.n < 2:
         raise GenLoupeError("--n must be at least 2")

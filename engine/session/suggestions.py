@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from ..calibration import DEFAULT_FALSE_FLAG_RATE, Threshold, calibrated_below, check_rate, given_below
+from ..errors import MetricError
 
 if TYPE_CHECKING:
     from .flags import FlagEditor
@@ -86,6 +87,8 @@ def suggest_all(sample: Mapping[str, np.ndarray], real: Mapping[str, np.ndarray]
                 options: SuggestOptions = SuggestOptions()) -> list[Suggestions]:
     """Each label whose tests' scores exist for both the samples and the held-out real images."""
     check_rate(options.false_flag_rate)
+    if not 0.0 < options.likely_quantile < 1.0:
+        raise MetricError(f"the 'likely' quantile must lie strictly between 0 and 1, got {options.likely_quantile:g}")
     available = {name for name, needs in _NEEDS.items() if all(c in sample and c in real for c in needs)}
     found = []
     for label, names in TESTS.items():

@@ -95,6 +95,11 @@ def test_bad_options_are_one_line_errors(evaluated, args, message, capsys):
     assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def test_suggest_against_training_images_is_refused_before_the_work(capsys):
+    out = in_process(capsys, "evaluate", AUTOREGRESSIVE, "--n", "10", "--split", "train", "--suggest")
+    assert out.returncode == 2 and "--suggest calibrates on held-out images" in out.stderr and "sampling" not in out.stderr
+
+
 def test_suggest_on_a_missing_session_is_a_one_line_error(tmp_path, capsys):
     out = in_process(capsys, "suggest", tmp_path / "none.genloupe")
     assert out.returncode == 2 and "no such session file" in out.stderr

@@ -87,6 +87,8 @@ def test_conformal_threshold_closed_form() -> None:
     assert given_below(scores, 5.5).false_flag_rate == pytest.approx(5 / 19)
     with pytest.raises(MetricError):
         calibrated_below(scores, 1.5)
+    with pytest.raises(MetricError, match="'likely' quantile"):
+        suggest_all({"log_px": scores}, {"log_px": scores}, SuggestOptions(likely_quantile=1.0))
     from scipy.stats import beta  # the reference: a 5 % threshold from 179 images leaves Beta(9, 171) below it
 
     assert rate_spread(179, 0.05) == pytest.approx(tuple(beta.ppf([0.05, 0.95], 9, 171)), rel=1e-9)
@@ -115,3 +117,16 @@ def test_the_calibration_stage_gives_the_same_suggestions_on_cuda() -> None:
         if key != "ids":
             np.testing.assert_allclose(cpu, gpu, rtol=1e-4, err_msg=str(key))
     assert found["ids"][0] == found["ids"][1]
+
+
+def test_training_images_as_the_reference_calibrate_nothing() -> None:
+    from genloupe.engine.checkpoints import open_model
+    from genloupe.engine.data import open_data
+    from genloupe.engine.evaluation import EvaluationSettings, evaluate
+
+    train = open_data("digits").split("train")
+    model = open_model(str(files("genloupe.assets") / "demo" / "gaussian.pt"))
+    result = evaluate(model, train.subset(np.arange(200)), EvaluationSettings(n_samples=50, device="cpu", metrics=("pr",)),
+                      training=train.images)
+    assert "realism_train" not in result.columns["reference"] and "train_nn_distance" not in result.columns["reference"]
+    assert suggest_all(result.columns["sample"], result.columns["reference"]) == []
