@@ -30,7 +30,7 @@ def in_process(capsys, *args):
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("suggest")
-    out = genloupe("evaluate", AUTOREGRESSIVE, "--n", "150", "--device", "cpu", "--metrics", "ll,fid,kid,pr", "--suggest",
+    out = genloupe("evaluate", AUTOREGRESSIVE, "--n", "150", "--device", "cpu", "--metrics", "ll,fid,pr", "--suggest",
                    "--json", str(folder / "e.json"), "--csv", str(folder / "e.csv"), "--session", str(folder / "e.genloupe"),
                    "--per-pixel", str(folder / "bits.npz"))
     assert out.returncode == 0, out.stderr
