@@ -80,7 +80,7 @@ def test_runs_on_a_weights_file_and_is_batch_invariant(weights, images, monkeypa
 
 def test_missing_or_wrong_weights_say_where_to_put_the_file(tmp_path, monkeypatch, weights):
     monkeypatch.delenv("GENLOUPE_INCEPTION_WEIGHTS", raising=False)
-    with pytest.raises(CheckpointError, match="--inception-weights PATH or set GENLOUPE_INCEPTION_WEIGHTS") as error:
+    with pytest.raises(CheckpointError, match="pass --inception-weights PATH, set GENLOUPE_INCEPTION_WEIGHTS=PATH, or put it in ") as error:
         get_extractor("inception-fid")
     assert "\n" not in str(error.value)
     with pytest.raises(CheckpointError, match="nowhere.pth: FID Inception weights file not found"):
