@@ -101,9 +101,8 @@ class Controller(QObject):
             self.evaluate()
 
     def set_features(self, spec: str) -> None:
-        """Features for the current reference (remembered for it); re-evaluates the open model."""
+        """Features for the current reference; re-evaluates the open model (remembered once that succeeds)."""
         self.features = spec
-        self.settings.remember_features(self.reference_source, spec)
         self.featuresChanged.emit(spec)
         if self.model_address:
             self.evaluate()
@@ -142,13 +141,16 @@ class Controller(QObject):
             self.samplesArrived.emit(value[1], value[2])
 
     def _on_failed(self, kind: str, message: str) -> None:
-        if kind == "evaluate":  # the open session's model stays the current one
+        if kind == "evaluate":  # the open session's model stays the current one, and so do the features that worked
             self.model_address = self.view.run.get("checkpoint", "") if self.view else ""
+            self.features = self.settings.features_for(self.reference_source)
+            self.featuresChanged.emit(self.features)
         self.failed.emit(message)
 
     def _on_finished(self, kind: str, result: object) -> None:
         if kind == "evaluate":
             self.settings.add_recent(self.model_address)  # only what opened: a broken file is not recalled
+            self.settings.remember_features(self.reference_source, self.features)
             self.open_session(result, verify_checkpoint=False)  # hashed by the job a moment ago
 
     # -- sessions -------------------------------------------------------------------------------------

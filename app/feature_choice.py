@@ -62,14 +62,13 @@ class FeatureChoice(QComboBox):
         return str(self.currentData() or AUTO)
 
     def show_spec(self, spec: str) -> None:
-        """Select ``spec`` (adding an item for pixels:D or a file); the note waits for what auto resolves to."""
+        """Select ``spec`` (adding an item for pixels:D or a file). The note stays with the session shown."""
         index = self.findData(spec)
         if index < 0:
             index = self.count() - 2  # before the two entries that ask for more
             self.insertItem(index, Path(spec).name if _is_file(spec) else spec, spec)
             self.setItemData(index, spec, TOOLTIP)
         self.setCurrentIndex(index)
-        self.show_resolved(spec if spec != AUTO else "")
 
     def show_resolved(self, features: str) -> None:
         """The caveat of the features a session was computed in (pixels are a weak proxy)."""
