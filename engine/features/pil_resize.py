@@ -6,6 +6,8 @@ are rounded to 22-bit fixed point; the horizontal pass runs first and is rounded
 the vertical pass. This module computes the same weights as Pillow's ``precompute_coeffs`` and
 ``normalize_coeffs_8bpc`` (src/libImaging/Resample.c) and applies them in float64, where the integer
 sums are exact, so the output equals Pillow's on CPU and GPU alike (tests/engine compare the two).
+Horizontal first, as Pillow through 12.x (and dgm-eval's pinned 9.2) always does; Pillow 13 picks the
+order by cost for some non-square downsizings, where a few pixels can then differ by one level.
 """
 
 from __future__ import annotations

@@ -27,10 +27,13 @@ import pytest
 import torch
 from PIL import Image
 
+from genloupe.engine.data import Dataset
 from genloupe.engine.errors import CheckpointError, DataError
+from genloupe.engine.evaluation import EvaluationSettings, evaluate
 from genloupe.engine.features import extract_features, get_extractor
 from genloupe.engine.features.dinov2 import DINOv2, WEIGHTS_FILE
 from genloupe.engine.features.pil_resize import resize_bicubic_uint8
+from genloupe.engine.models.gaussian import DiagonalGaussian
 
 LAYOUT = Path(__file__).with_name("test_features_dinov2_layout.json")
 
@@ -116,6 +119,16 @@ def test_missing_or_foreign_weights_are_one_line_errors(tiny_weights, tmp_path, 
         get_extractor("dinov2", weights=tmp_path / "code.pth")
 
 
+def test_every_metric_but_the_inception_score_works_on_it(tiny_weights, monkeypatch):
+    monkeypatch.setenv("GENLOUPE_DINOV2_WEIGHTS", str(tiny_weights))
+    rng = np.random.default_rng(0)
+    reference = Dataset(name="noise", images=rng.integers(0, 256, (40, 3, 16, 16), dtype=np.uint8), levels=256)
+    result = evaluate(DiagonalGaussian([3, 16, 16], 256), reference,
+                      EvaluationSettings(n_samples=40, features="dinov2", device="cpu"))
+    assert {"fid", "kid", "precision", "recall", "density", "coverage"} <= set(result.metrics)
+    assert "is" not in result.metrics and result.metrics["fid"]["convention"] == "dinov2 features (d=128)"
+
+
 def test_rejects_images_that_are_neither_grey_nor_rgb(tiny_weights):
     with pytest.raises(DataError, match="1 or 3 channels"):
         extract_features(get_extractor("dinov2", weights=tiny_weights), np.zeros((1, 2, 8, 8), np.uint8), 256,
@@ -188,3 +201,15 @@ def test_matches_dgm_eval_and_the_hub_model_on_the_same_weights(tmp_path, monkey
         print(f"dinov2 vs dgm-eval + hub ViT-L/14, {what}: max abs diff {np.abs(result - reference).max():.3g}, "
               f"feature scale {np.abs(reference).max():.3g}")
         np.testing.assert_allclose(result, reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_resize_is_bit_exact_and_features_match_cpu(tiny_weights, images):
+    rgb = torch.from_numpy(images)
+    np.testing.assert_array_equal(resize_bicubic_uint8(rgb.cuda(), (224, 224)).cpu().numpy(),
+                                  resize_bicubic_uint8(rgb, (224, 224)).numpy())
+    extractor = get_extractor("dinov2", weights=tiny_weights)
+    cpu = extract_features(extractor, images, 256, device="cpu", use_cache=False).features
+    gpu = extract_features(extractor, images, 256, device="cuda", use_cache=False).features  # TF32 off
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-4)
