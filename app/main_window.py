@@ -588,7 +588,7 @@ def run_app(path: str | None = None, reference: str | None = None) -> int:
     app.setApplicationName("GenLoupe")
     window = build_window()
     if reference:
-        window.controller.reference_source = reference
+        window.controller.set_reference(reference)  # with the features remembered for it; nothing open yet
     # Everything imported so far lives as long as the program: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop for 100-250 ms while a job imports and allocates.
     gc.freeze()
