@@ -55,7 +55,7 @@ class FeatureChoice(QComboBox):
         self.setItemData(0, AUTO_TIP, TOOLTIP)
         self.activated.connect(self._chosen)
         controller.featuresChanged.connect(self.show_spec)
-        controller.sessionLoaded.connect(lambda view: self.show_resolved(str(view.run.get("features", ""))))
+        controller.sessionLoaded.connect(lambda view: self._session_loaded(str(view.run.get("features", ""))))
         self.show_spec(controller.features)
 
     def spec(self) -> str:
@@ -69,6 +69,11 @@ class FeatureChoice(QComboBox):
             self.insertItem(index, Path(spec).name if _is_file(spec) else spec, spec)
             self.setItemData(index, spec, TOOLTIP)
         self.setCurrentIndex(index)
+
+    def _session_loaded(self, features: str) -> None:
+        """Name what ``auto`` chose for the session shown, and its caveat."""
+        self.setItemText(0, f"{AUTO}: {features}" if self.controller.features == AUTO and features else AUTO)
+        self.show_resolved(features)
 
     def show_resolved(self, features: str) -> None:
         """The caveat of the features a session was computed in (pixels are a weak proxy)."""

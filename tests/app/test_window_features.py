@@ -65,6 +65,7 @@ def test_a_28x28_model_evaluates_with_default_features_and_a_misfit_fails_before
     assert view.samples.shape == (N_SAMPLES, 1, 28, 28) and view.run["features"] == "pixels"
     assert {"fid", "kid", "precision", "recall"} <= set(view.metrics)
     assert "weak proxy" in view.metrics["fid"]["convention"] and "weak proxy" in window.feature_choice.note.text()
+    assert window.feature_choice.currentText() == "auto: pixels"  # what auto chose for these 28x28 images
     assert window.model_combo.currentText() == "gaussian28.pt" and window.grid.model.n == N_SAMPLES
     qtbot.waitUntil(lambda: window.manifold.point_count() == N_SAMPLES, timeout=5000)
     settle(window)
