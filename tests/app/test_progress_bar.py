@@ -55,14 +55,21 @@ def test_without_a_terminal_each_stage_writes_one_line_when_it_ends():
     assert len(lines) == 1 and "\r" not in stream.getvalue() and lines[0].startswith("sampling")
 
 
-def test_an_error_after_progress_starts_on_its_own_line(monkeypatch):
+def test_an_error_half_way_through_a_stage_starts_on_its_own_line(monkeypatch):
+    """A likelihood pass that fails a quarter of the way (here: a model error raised after its first block)."""
+    from genloupe.engine import evaluation
+    from genloupe.engine.errors import ModelError
+
+    def fails_half_way(*args, progress, **kwargs):
+        progress.update(0, 400, "likelihood")
+        progress.update(100, 400, "likelihood")
+        raise ModelError("the model returned NaN for sample 101")
+
     stream = Terminal()
     monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(evaluation, "evaluate_likelihood", fails_half_way)
     progress_bar._open.clear()
-    status = main(["evaluate", demo_model_path("flow (RealNVP)"), "--n", "20", "--device", "cpu", "--metrics", "ll,fid",
-                   "--features", "/nonexistent/extractor.pt"])
+    status = main(["evaluate", demo_model_path("flow (RealNVP)"), "--n", "20", "--device", "cpu", "--metrics", "ll"])
     text = stream.getvalue()
-    assert status == 2
-    error = text[text.index("genloupe evaluate: error:"):]
-    assert text[text.index(error) - 1] == "\n" and "\n" not in error.rstrip("\n")
-    assert "likelihood" in text and "/s" in text
+    assert status == 2 and "/400 (" in text.splitlines()[-2]  # the half-drawn bar, left open by the failure
+    assert text.endswith("\ngenloupe evaluate: error: the model returned NaN for sample 101\n")  # not glued to it
