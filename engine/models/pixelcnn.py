@@ -112,7 +112,7 @@ class GatedPixelCNN(ZooModel):
 
     @classmethod
     def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
-        return {"arch": cls.arch, "data_shape": list(data_shape), "levels": levels, "features": 32, "layers": 6,
+        return {"arch": cls.arch, "data_shape": list(data_shape), "levels": levels, "features": 24, "layers": 5,
                 "kernel": 5}
 
     @property
