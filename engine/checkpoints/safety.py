@@ -131,7 +131,7 @@ def load_weights_only(source: Path | bytes, what: str) -> Any:
         found = re.search(r"GLOBAL ([\w.]+)", str(error))
         if found is None:
             raise CheckpointError(f"{what}: {_pickle_reason(error)}") from None
-        raise UnsafeFileError(f"{what} is a pickle that carries code (it references {found.group(1)}); "
+        raise UnsafeFileError(f"{what} is a pickle that carries code (it references {found.group(1)}), refused; "
                               f"{SAFE_ROUTES}") from None
     except MemoryError:
         raise CheckpointError(f"{what}: declares more data than fits in memory") from None

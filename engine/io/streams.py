@@ -56,10 +56,11 @@ def gunzip(path: Path, what: str, limit: int | None = None, error: type[GenLoupe
                 held += len(part)
                 if inflate.eof:
                     break
+            ended = not inflate.eof and not inflate.unconsumed_tail and not stream.read(1)
     except (OSError, zlib.error) as problem:
         raise error(f"{what}: corrupt gzip file ({one_line(problem)})") from None
     data = b"".join(parts)
-    if held < limit and not inflate.eof:
+    if ended:  # every compressed byte was fed and the stream never finished
         raise error(f"{what}: corrupt gzip file (truncated)")
     if prefix:
         return data[:limit]
