@@ -70,9 +70,9 @@ def read_member(archive: zipfile.ZipFile, name: str, what: str, limit: int | Non
         raise error(f"{what}: {describe(name)} is {info.file_size} bytes (at most {limit} allowed)")
     try:
         with archive.open(info) as stream:
-            data = stream.read(limit + 1)
+            data = stream.read(info.file_size + 1)  # one byte more than declared shows a lie
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as problem:
         raise error(f"{what}: {describe(name)} cannot be read ({one_line(problem)})") from None
-    if len(data) > limit:
+    if len(data) > info.file_size:
         raise error(f"{what}: {describe(name)} is larger than its archive entry says")
     return data

@@ -21,7 +21,7 @@ def read_bounded(path: Path, what: str, limit: int | None = None, error: type[Ge
         if size > limit:
             raise error(f"{what}: {size} bytes (at most {limit} allowed)")
         with open(path, "rb") as stream:
-            data = stream.read(limit + 1)
+            data = stream.read(size + 1)  # read(n) reserves n bytes up front: ask for what is there
     except OSError as problem:
         raise error(f"{what}: cannot be read ({problem.strerror or one_line(problem)})") from None
     if len(data) > limit:
