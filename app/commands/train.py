@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in SUFFIXES:
         raise CheckpointError(f"{args.out}: --out must end in .pt or .safetensors")
+    if not args.out.parent.is_dir():  # refused before training, not after it
+        raise CheckpointError(f"{args.out}: the folder {args.out.parent} does not exist")
     family_class(args.family)  # fail before the data are read
     config = parse_config(args.config)
     data = open_data(args.data)

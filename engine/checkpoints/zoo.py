@@ -51,9 +51,10 @@ def save_checkpoint(model: ZooModel, path: str | os.PathLike) -> Path:
         else:
             save_file(state, str(partial), metadata={METADATA_KEY: json.dumps(header)})
         os.replace(partial, path)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # torch.save reports a missing folder as a RuntimeError
         partial.unlink(missing_ok=True)
-        raise CheckpointError(f"{path}: cannot write the checkpoint ({error.strerror or error})") from error
+        reason = getattr(error, "strerror", None) or one_line(error)
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({reason})") from None
     return path
 
 
