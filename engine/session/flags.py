@@ -166,16 +166,23 @@ class FlagEditor:
         ids = sorted({int(i) for i in ids})
         if not ids:
             return
-        before = self.session.flag_rows(source, ids)
-        rows = {(row[0], row[1]): row for row in before}
-        for idx in ids:
-            edit(rows, idx)
-        after = sorted(rows.values())
+
+        def change(before: list[FlagRow]) -> list[FlagRow]:
+            rows = {(row[0], row[1]): row for row in before}
+            for idx in ids:
+                edit(rows, idx)
+            return sorted(rows.values())
+
+        before, after = self.session.edit_flags(source, ids, change)  # read and write in one transaction
         if after != before:
-            self._run(FlagCommand(text, source, ids, before, after))
+            self._record(FlagCommand(text, source, ids, before, after))
 
     def _run(self, command: Command) -> None:
         command.apply(self.session)
+        self._record(command)
+
+    def _record(self, command: Command) -> None:
+        """A command already on disk joins the undo stack and is announced."""
         self.done.append(command)
         self.undone.clear()
         self._notify(command)
