@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from genloupe.app.metric_rows import DISPLAY
-from genloupe.engine.errors import SessionError
 from genloupe.engine.session import Session, labels_by_sample
 from genloupe.engine.session.store import FlagRow
 
@@ -252,10 +251,7 @@ def _source_names(session: Session) -> list[str]:
 
 
 def _read_source(session: Session, name: str) -> SourceData:
-    try:
-        images, levels = session.read_images(name)
-    except SessionError:
-        images, levels = None, None
+    images, levels = session.read_images(name) if session.has_images(name) else (None, None)  # damage is an error
     return SourceData(name, session.read_columns(name), images, levels, session.flag_rows(name), session.notes(name))
 
 

@@ -93,8 +93,9 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         header = parse_json(stream.read(length), f"{what}: safetensors header", caps.safetensors_header)
     if not isinstance(header, dict):
         raise CheckpointError(f"{what}: safetensors header is not a JSON object")
-    if len(header) > caps.tensors + 1:
-        raise CheckpointError(f"{what}: declares {len(header) - 1} tensors (at most {caps.tensors} allowed)")
+    if len(header) - ("__metadata__" in header) > caps.tensors:
+        count = len(header) - ("__metadata__" in header)
+        raise CheckpointError(f"{what}: declares {count} tensors (at most {caps.tensors} allowed)")
     data_size = size - 8 - length
     for name, entry in header.items():
         if name == "__metadata__":

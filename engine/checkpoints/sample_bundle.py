@@ -156,7 +156,8 @@ def load_npz(path: Path) -> SampleBundle:
         if bad:
             raise CheckpointError(f"{what}: log_prob holds {bad} NaN or infinite values")
         declared = parse_json(str(data["log_prob_convention"]).encode(), f"{what}: log_prob_convention")
-        log_px, convention = to_log_px(data["log_prob"], declared, int(np.prod(images.shape[1:])), levels, what)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by check_log_px
+            log_px, convention = to_log_px(data["log_prob"], declared, int(np.prod(images.shape[1:])), levels, what)
         check_log_px(log_px, what)
     labels = data["labels"].astype(np.int64) if "labels" in data else None
     stored = StoredSamples(images, levels, log_px, convention, labels, np.arange(n))
@@ -181,7 +182,8 @@ def load_image_folder(path: Path) -> SampleBundle:
             raise CheckpointError(f"{path.name}: {CSV_NAME} without {CONVENTION_NAME} (say its unit and space)")
         values = _csv_values(table, [str(i) for i in dataset.ids])
         declared = parse_json((path / CONVENTION_NAME).read_bytes(), f"{path.name}/{CONVENTION_NAME}")
-        log_px, convention = to_log_px(values, declared, dataset.dims, dataset.levels, f"{path.name}/{CSV_NAME}")
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by check_log_px
+            log_px, convention = to_log_px(values, declared, dataset.dims, dataset.levels, f"{path.name}/{CSV_NAME}")
         check_log_px(log_px, f"{path.name}/{CSV_NAME}")
     stored = StoredSamples(dataset.images, dataset.levels, log_px, convention, dataset.labels, dataset.ids)
     return SampleBundle(path.name, stored, "sample bundle (image folder)")

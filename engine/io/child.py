@@ -1,9 +1,8 @@
 """Programs that run at open time run in a child process with a wall clock and a memory limit.
 
 A .pt2 graph or an ONNX model can loop 10^18 times or allocate gigabytes when it is first run;
-:func:`run_limited` runs such a call in a child (forked from a fork server that has already
-imported what the call needs, so a probe costs a fork, not a fresh torch import), caps the memory
-the child may add with ``setrlimit`` and kills it when the clock runs out. Every outcome comes
+:func:`run_limited` runs such a call in a child (forked, so a probe costs a fork, not a fresh torch
+import), caps the memory the child may add with ``setrlimit`` and kills it when the clock runs out. Every outcome comes
 back as a value or as one line of the error class the caller asks for.
 """
 
@@ -12,7 +11,9 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import re
 import sys
+import warnings
 from typing import Any
 
 from .. import errors
@@ -21,13 +22,18 @@ from .limits import limits
 from .text import one_line
 
 _CONTEXT: Any = None
+OUT_OF_MEMORY = re.compile(r"can't allocate memory|[Ff]ailed to allocate memory|bad_alloc|out of memory")
 
 
 def _context(preload: str) -> Any:
-    """One fork server per process, preloaded with ``preload``'s module (spawn where there is none)."""
+    """How children start: forked on Linux (the parent's imports come free, as for torch's DataLoader workers,
+    which run torch after a fork in the same way), from a fork server preloaded with ``preload``'s module on
+    other Unixes (macOS frameworks do not survive a fork), spawned on Windows."""
     global _CONTEXT
     if _CONTEXT is None:
-        if "forkserver" in multiprocessing.get_all_start_methods():
+        if sys.platform == "linux":
+            _CONTEXT = multiprocessing.get_context("fork")
+        elif "forkserver" in multiprocessing.get_all_start_methods():
             _CONTEXT = multiprocessing.get_context("forkserver")
             _CONTEXT.set_forkserver_preload([preload])
         else:
@@ -59,23 +65,41 @@ def _limit_memory(budget: int) -> None:
 def _child(target: str, args: tuple, budget: int, pipe: Any) -> None:
     """Run ``module:function(*args)`` under the memory budget and send back ('ok', value) or an error."""
     try:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        _silence_output()
         module, _, name = target.partition(":")
         function = getattr(importlib.import_module(module), name)
         _limit_memory(budget)
         outcome: tuple = ("ok", function(*args))
-    except GenLoupeError as error:
-        outcome = ("error", type(error).__name__, one_line(error))
     except MemoryError:
         outcome = ("memory",)
     except BaseException as error:  # anything a program does wrong is reported, never raised here
-        text = one_line(error)
-        outcome = ("memory",) if "alloc" in text.lower() and "memory" in text.lower() else \
-            ("error", "", f"{type(error).__name__}: {text}")
+        text = " ".join(str(error).split())
+        if any(OUT_OF_MEMORY.search(str(link)) for link in _chain(error)):  # torch and onnxruntime report a refused allocation in their own words
+            outcome = ("memory",)
+        elif isinstance(error, GenLoupeError):
+            outcome = ("error", type(error).__name__, one_line(text))
+        else:
+            outcome = ("error", "", f"{type(error).__name__}: {one_line(text)}")
     try:
         pipe.send(outcome)
     finally:
         pipe.close()
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """An error and those it was raised from or during (a wrapper's short message can hide the cause)."""
+    links = [error]
+    while len(links) < 8 and (links[-1].__cause__ or links[-1].__context__) is not None:
+        links.append(links[-1].__cause__ or links[-1].__context__)
+    return links
+
+
+def _silence_output() -> None:
+    """What the program or its runtime prints (onnxruntime logs errors in colour) is not GenLoupe's one line."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def run_limited(target: str, args: tuple, what: str, error: type[GenLoupeError] = GenLoupeError) -> Any:
@@ -84,7 +108,9 @@ def run_limited(target: str, args: tuple, what: str, error: type[GenLoupeError] 
     context = _context(target.partition(":")[0])
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(target, args, caps.child_memory, send), daemon=True)
-    process.start()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a threaded process; the child only
+        warnings.simplefilter("ignore", DeprecationWarning)  # runs the call and exits
+        process.start()
     send.close()
     try:
         ready = receive.poll(caps.child_seconds)

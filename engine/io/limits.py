@@ -28,7 +28,7 @@ class ReadLimits:
     tensors: int = 65536  # tensors declared by one file
     json_depth: int = 64  # nesting of a JSON value
     model_bytes: int = 2 << 30  # a model file read whole; the parameters a checkpoint's config implies
-    child_seconds: float = 60.0  # wall clock of a program run at open time
+    child_seconds: float = 10.0  # wall clock of a program run at open time (its load included)
     child_memory: int = 2 << 30  # memory a program run at open time may add to its process
 
     def lowered(self, text: str) -> "ReadLimits":

@@ -165,6 +165,9 @@ class Session:
             (source, json.dumps(list(array.shape)), array.dtype.str, levels, array.tobytes()),
         )
 
+    def has_images(self, source: str) -> bool:
+        return self._db.execute("SELECT 1 FROM images WHERE source = ?", (source,)).fetchone() is not None
+
     def read_images(self, source: str) -> tuple[np.ndarray, int]:
         row = self._db.execute("SELECT shape, dtype, levels, data FROM images WHERE source = ?", (source,)).fetchone()
         if row is None:
