@@ -1,6 +1,6 @@
 """Run many CLI cases from one process, each in a forked child measured on its own.
 
-``python -m tests.engine.hostile.harness CASES.json RESULTS.json``: CASES.json holds a list of
+``python -m tests.app.hostile.harness CASES.json RESULTS.json``: CASES.json holds a list of
 {"name", "argv"}; every case runs ``genloupe.app.cli.main(argv)`` in a child forked from this process
 (which imported the CLI and torch once), with stdout and stderr captured to files. The parent reaps
 each child with ``wait4`` and records its exit status, its stderr, its wall time and its peak resident
@@ -49,6 +49,8 @@ def main() -> int:
     from genloupe.app.cli import build_parser
 
     build_parser()  # imports every command module
+    with torch.device("meta"):  # torch's meta-device kernels load on first use: once here, not in every case
+        torch.zeros(2, 2) @ torch.zeros(2, 2)
 
     cases = json.loads(Path(sys.argv[1]).read_text())
     results = {}
