@@ -181,7 +181,9 @@ def load_image_folder(path: Path) -> SampleBundle:
         if not (path / CONVENTION_NAME).is_file():
             raise CheckpointError(f"{path.name}: {CSV_NAME} without {CONVENTION_NAME} (say its unit and space)")
         values = _csv_values(table, [str(i) for i in dataset.ids])
-        declared = parse_json((path / CONVENTION_NAME).read_bytes(), f"{path.name}/{CONVENTION_NAME}")
+        what = f"{path.name}/{CONVENTION_NAME}"
+        declared = parse_json(bounded.read_bounded(path / CONVENTION_NAME, what, bounded.limits().metadata_bytes,
+                                                   CheckpointError), what)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by check_log_px
             log_px, convention = to_log_px(values, declared, dataset.dims, dataset.levels, f"{path.name}/{CSV_NAME}")
         check_log_px(log_px, f"{path.name}/{CSV_NAME}")

@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from ..errors import CheckpointError, ModelError
 from ..io import describe, limits, one_line
 from ..models.zoo import ZooModel, build_model, family_names
-from .safety import load_weights_only, read_safetensors_header
+from .safety import load_weights_only, parse_json, read_safetensors_header
 
 FORMAT = "genloupe-zoo"
 VERSION = 1
@@ -113,10 +113,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
         raise CheckpointError(f"{path}: neither a torch file nor a readable safetensors file ({type(error).__name__})") from error
     if METADATA_KEY not in metadata:
         raise CheckpointError(f"{path}: safetensors file without GenLoupe metadata (no {METADATA_KEY!r} key)")
-    try:
-        header = json.loads(metadata[METADATA_KEY])
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise CheckpointError(f"{path}: GenLoupe metadata is not valid JSON ({one_line(error)})") from None
+    header = parse_json(metadata[METADATA_KEY].encode(), f"{path}: GenLoupe metadata")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a GenLoupe zoo checkpoint (no {FORMAT!r} format marker)")
     return header, state
