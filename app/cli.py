@@ -18,8 +18,15 @@ from genloupe.engine.errors import GenLoupeError
 COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A command line that cannot be parsed is one line and exit status 2, like every other failure."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="genloupe",
         description="See where a generative model's likelihood and the quality of its samples part ways. "
         "Run with no arguments to open the window on the bundled demo.",

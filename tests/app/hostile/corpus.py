@@ -372,6 +372,7 @@ def one_line_cases(root: Path) -> list[Case]:
     cases.append(Case("protocol-4-checkpoint", "one-line", ["info", str(root / "protocol4.pt")], "pickle protocol 4"))
     (root / "p4.pkl").write_bytes(pickle.dumps({"a": [1, 2, 3]}, protocol=4))
     cases.append(Case("protocol-4-plain", "one-line", ["info", str(root / "p4.pkl")], "pickle protocol 4"))
+    cases.append(Case("command-line-typo", "one-line", ["data", "--levels", "many"], "invalid int value"))
     cases.append(Case("train-missing-folder", "one-line",
                       ["train", "gaussian", "--out", str(root / "missing" / "dir" / "m.pt")], "does not exist"))
     return cases

@@ -30,7 +30,10 @@ def run_case(argv: list[str], folder: Path) -> dict:
                 sys.stdout, sys.stderr = os.fdopen(1, "w", closefd=False), os.fdopen(2, "w", closefd=False)
                 from genloupe.app.cli import main
 
-                status = main(argv)
+                try:
+                    status = main(argv)
+                except SystemExit as leaving:  # argparse leaves this way
+                    status = leaving.code if isinstance(leaving.code, int) else 1
                 sys.stdout.flush()
                 sys.stderr.flush()
         finally:

@@ -39,7 +39,7 @@ CASE_NAMES = [
     "npy-declares-1e12", "npz-declares-1e12", "evaluate-reference-1e12", "session-run-not-json", "session-run-a-list",
     "session-run-deep", "session-metric-abc", "session-metric-one-bound", "session-image-shape-lie",
     "session-image-dtype-lie", "session-column-length-lie", "session-column-dtype-lie", "protocol-4-checkpoint",
-    "protocol-4-plain", "train-missing-folder",
+    "protocol-4-plain", "command-line-typo", "train-missing-folder",
     "bundle-range-nan", "bundle-range-infinity", "bundle-bits-1e307", "bundle-positive-discrete",
     "bundle-links-out",
 ]
