@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import tempfile
@@ -69,10 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+LIBRARY_LOGGERS = ("torch", "onnxruntime", "PIL")
+
+
 def quiet_library_warnings() -> None:
-    """Libraries' warnings (torch's UserWarnings among them) stay off stderr; GenLoupe's own still show."""
+    """Libraries' warnings (torch's UserWarnings, and the warnings torch logs) stay off stderr; GenLoupe's
+    own still show."""
     warnings.simplefilter("ignore")
     warnings.filterwarnings("default", module=r"genloupe\.")
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def write_crash_log(command: str, argv: list[str]) -> Path:
