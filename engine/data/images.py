@@ -46,15 +46,11 @@ def read_image_folder(folder: Path, levels: int | None) -> Dataset:
     files, labels = _image_files(folder)
     if not files:
         raise DataError(f"{folder}: no PNG/JPEG images or CIFAR-10 batches in this folder")
-    first, mode = _load(files[0], None)
-    cap = bounded.limits().folder_pixels
-    if len(files) * first.size > cap:
-        raise DataError(f"{folder}: {len(files)} images of {_size(first)} pixels ({first.shape[0]} channels) make "
-                        f"{len(files) * first.size} pixel values (at most {cap} allowed in one folder)")
+    first, mode = _load(files[0], None, len(files))
     images = np.empty((len(files), *first.shape), dtype=np.uint8)
     images[0] = first
     for index, path in enumerate(files[1:], start=1):
-        images[index] = _load(path, (files[0].name, mode, first.shape))[0]
+        images[index] = _load(path, (files[0].name, mode, first.shape), len(files))[0]
     images, levels = fit_levels(images, str(folder), IMAGE_LEVELS if levels is None else levels)
     return Dataset(
         name=folder.name,
@@ -67,11 +63,11 @@ def read_image_folder(folder: Path, levels: int | None) -> Dataset:
     )
 
 
-def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None) -> tuple[np.ndarray, str]:
+def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None, count: int) -> tuple[np.ndarray, str]:
     """One image as (C, H, W) uint8 and its mode; damaged or unsupported files raise DataError.
 
-    Its mode and size are read from its header and checked (against the folder's pixel cap, and
-    against the first image ``like`` names) before any pixel is decoded.
+    Its mode and size are read from its header and checked (``count`` images of its size against the
+    folder's pixel cap, and against the first image ``like`` names) before any pixel is decoded.
     """
     from PIL import Image  # Pillow is needed only by this source
 
@@ -88,14 +84,11 @@ def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None) -> tuple[np
                 raise DataError(f"{path}: {width}x{height} pixels, but {like[0]} is {like[2][2]}x{like[2][1]}: "
                                 "all images must share one size")
             cap = bounded.limits().folder_pixels
-            if width * height * channels > cap:
-                raise DataError(f"{path}: {width}x{height} pixels (at most {cap} pixel values in one folder)")
+            if count * width * height * channels > cap:
+                raise DataError(f"{path.parent}: {count} images of {width}x{height} pixels ({channels} channels) make "
+                                f"{count * width * height * channels} pixel values (at most {cap} in one folder)")
             image.load()
             pixels = np.asarray(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DataError(f"{path}: corrupt or unreadable image ({bounded.one_line(error)})") from None
     return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)), mode
-
-
-def _size(pixels: np.ndarray) -> str:
-    return f"{pixels.shape[2]}x{pixels.shape[1]}"
