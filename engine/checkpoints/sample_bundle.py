@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import io as bounded
 from ..data.arrays import to_nchw
 from ..data.checks import fit_levels
 from ..data.images import IMAGE_SUFFIXES, read_image_folder
 from ..errors import CheckpointError, ModelError
 from ..models.base import ModelInfo
-from .. import io as bounded
 from .safety import one_line, open_zip, parse_json
 
 KEYS = {"samples", "levels", "labels", "log_prob", "log_prob_convention"}

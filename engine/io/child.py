@@ -74,7 +74,8 @@ def _child(target: str, args: tuple, budget: int, pipe: Any) -> None:
         outcome = ("memory",)
     except BaseException as error:  # anything a program does wrong is reported, never raised here
         text = " ".join(str(error).split())
-        if any(isinstance(link, MemoryError) or OUT_OF_MEMORY.search(str(link)) for link in _chain(error)):  # torch and onnxruntime report a refused allocation in their own words
+        # torch and onnxruntime report a refused allocation in their own words, often wrapped by a probe
+        if any(isinstance(link, MemoryError) or OUT_OF_MEMORY.search(str(link)) for link in _chain(error)):
             outcome = ("memory",)
         elif isinstance(error, GenLoupeError):
             outcome = ("error", type(error).__name__, one_line(text))

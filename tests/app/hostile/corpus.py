@@ -30,7 +30,8 @@ DEMO = Path(__file__).resolve().parents[3] / "assets" / "demo"
 CLASSES = ("memory", "time", "one-line", "numbers", "links-and-csv")
 # Caps the corpus runs under: the production caps lowered (they can only be lowered) so that every bomb
 # that must be inflated to its cap to be refused costs little time and memory.
-TEST_LIMITS = "decompressed_bytes=67108864,array_bytes=67108864,folder_pixels=16777216,child_seconds=2,child_memory=402653184"
+TEST_LIMITS = ("decompressed_bytes=67108864,array_bytes=67108864,folder_pixels=16777216,child_seconds=2,"
+               "child_memory=402653184")
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ def onnx_endless_loop(path: Path) -> Path:
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["x_in", "one"], ["x_out"])],
         "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
          helper.make_tensor_value_info("x_in", TensorProto.FLOAT, ["N", 4])],
         [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
          helper.make_tensor_value_info("x_out", TensorProto.FLOAT, ["N", 4])],
@@ -353,7 +355,8 @@ def one_line_cases(root: Path) -> list[Case]:
         "run-not-json": ("UPDATE meta SET value = 'not json {' WHERE key = 'run'", "not valid JSON"),
         "run-a-list": ("UPDATE meta SET value = '[1, 2]' WHERE key = 'run'", "not an object"),
         "run-deep": ("UPDATE meta SET value = ? WHERE key = 'run'", "nested deeper"),
-        "metric-abc": ("UPDATE meta SET value = '{\"fid\": {\"value\": \"abc\"}}' WHERE key = 'metrics'", "not a number"),
+        "metric-abc": ("UPDATE meta SET value = '{\"fid\": {\"value\": \"abc\"}}' WHERE key = 'metrics'",
+                       "not a number"),
         "metric-one-bound": ("UPDATE meta SET value = '{\"fid\": {\"value\": 1, \"ci\": [1]}}' WHERE key = 'metrics'",
                              "[low, high]"),
         "image-shape-lie": ("UPDATE images SET shape = '[600, 1, 8, 8]'", "holds"),
