@@ -405,7 +405,11 @@ def link_cases(root: Path) -> list[Case]:
     (root / "linked").mkdir()
     for i in range(2):
         (root / "linked" / f"{i}.png").symlink_to(outside / "a.png")
-    return [Case("bundle-links-out", "links-and-csv", ["info", str(root / "linked")], "leading out")]
+    (root / "linked-bundle").mkdir()
+    (root / "linked-bundle" / "meta.json").write_text(json.dumps(meta_json()))
+    (root / "linked-bundle" / "sample.pt2").symlink_to(outside / "a.png")
+    return [Case("bundle-links-out", "links-and-csv", ["info", str(root / "linked")], "leading out"),
+            Case("export-bundle-link", "links-and-csv", ["info", str(root / "linked-bundle")], "is a link")]
 
 
 BUILDERS: tuple[Callable[[Path], list[Case]], ...] = (memory_cases, time_cases, one_line_cases, number_cases,

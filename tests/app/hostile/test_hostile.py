@@ -42,7 +42,7 @@ CASE_NAMES = [
     "session-image-dtype-lie", "session-column-length-lie", "session-column-dtype-lie", "protocol-4-checkpoint",
     "protocol-4-plain", "command-line-typo", "train-missing-folder",
     "bundle-range-nan", "bundle-range-infinity", "bundle-bits-1e307", "bundle-positive-discrete",
-    "bundle-links-out",
+    "bundle-links-out", "export-bundle-link",
 ]
 
 
