@@ -16,7 +16,7 @@ from pathlib import Path
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report")
+COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report", "features")
 
 
 class OneLineParser(argparse.ArgumentParser):
