@@ -90,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
                       progress=terminal_progress())
     model_hash = content_hash(args.model.partition("#")[0])  # PATH#head: the file is what is hashed
     document = summary(result, model_path=args.model, model_hash=model_hash)
+    scorer_record = {"path": args.score_with, "hash": content_hash(args.score_with.partition("#")[0])} if scorer else {}
+    if scorer is not None:  # every place that shows a scored number names the model that scored it
+        document["scored_with"] = {"name": scorer.info.name, **scorer_record}
     found = suggest_all(result.columns["sample"], result.columns["reference"], suggest_options) if args.suggest else None
     if found is not None:
         document["suggestions"] = suggest_command.document(found)
@@ -102,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         write_csv(result, args.csv, suggested_labels(found) if found is not None else None)
     if args.session:
         session = write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash,
-                                                       **({"scored_with": args.score_with} if args.score_with else {})})
+                                                       **({"scored_with": scorer_record["path"],
+                                                           "scored_with_hash": scorer_record["hash"]} if scorer else {})})
         if found is not None:
             suggest_command.write_into(session, found, suggest_options)
         session.close()
