@@ -22,17 +22,18 @@ from .text import describe, one_line
 Header = tuple[tuple[int, ...], np.dtype]
 
 
-def array_allowance(stored: int, compressed: bool) -> int:
+def array_allowance(stored: int, compressed: bool, floor: int | None = None) -> int:
     """Bytes the arrays of a file storing ``stored`` bytes may imply: real evaluation sets are as big as their files.
 
     Raw (uncompressed) data are allowed their own size, compressed data ``array_ratio`` times it, never less than
-    ``array_bytes`` and never more than ``memory_share`` of the machine's memory. A small file declaring a huge
-    array (a bomb) stays refused: what it may imply grows only with the bytes it really holds.
+    ``floor`` (default ``array_bytes``) and never more than ``memory_share`` of the machine's memory. A small file
+    declaring a huge array (a bomb) stays refused: what it may imply grows only with the bytes it really holds.
     """
     caps = limits()
-    allowed = max(caps.array_bytes, stored * (caps.array_ratio if compressed else 1))
+    floor = caps.array_bytes if floor is None else floor
+    allowed = max(floor, stored * (caps.array_ratio if compressed else 1))
     memory = physical_memory()
-    return allowed if memory is None else min(allowed, max(caps.array_bytes, int(memory * caps.memory_share)))
+    return allowed if memory is None else min(allowed, max(floor, int(memory * caps.memory_share)))
 
 
 def declared_bytes(shape: Any, dtype: np.dtype | int, what: str, error: type[GenLoupeError] = GenLoupeError,

@@ -66,3 +66,19 @@ def test_genloupe_data_reads_a_set_above_the_cap(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"images   {2 * MIB // 64} of 1x8x8" in out.stdout
+
+
+def test_an_image_folder_holds_as_many_pixels_as_its_files_imply(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("GENLOUPE_READ_LIMITS", "folder_pixels=4096,array_ratio=8")
+    real = tmp_path / "real"
+    real.mkdir()
+    for index, image in enumerate(digit_images(200 * 64)):  # 12 800 pixel values, over the lowered cap
+        Image.fromarray(image[0]).save(real / f"{index:03d}.png")
+    assert open_data(str(real)).images.shape == (200, 1, 8, 8)
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    Image.fromarray(np.zeros((2000, 2000), np.uint8)).save(bomb / "blank.png")  # 4 M pixel values in a few KiB
+    with pytest.raises(DataError, match=r"make 4000000 pixel values \(at most \d+ in one folder\)"):
+        open_data(str(bomb))
