@@ -85,6 +85,9 @@ def test_suggest_on_a_saved_session_matches_and_takes_its_options(evaluated, tmp
     assert doc["bad"]["false_flag_rate"] <= 0.01 and len(doc["bad"]["ids"]) <= len(expected["bad"]["ids"])
     assert doc["memorized"]["threshold"]["memorized"]["set_by"] == "given"
     assert doc["memorized"]["threshold"]["memorized"]["value"] == 0.5
+    assert "-inf" not in strict.stdout  # a rate too small for 179 real images says so instead of '< -inf'
+    assert doc["bad"]["threshold"]["likely_but_bad"]["value"] == float("-inf")  # 1 % over 3 tests: k = 0 of 180
+    assert "likely_but_bad off: 179 held-out real images cannot resolve a rate this small" in strict.stdout
     with Session.open(copy, read_only=True) as session:  # the earlier 5 % suggestions are withdrawn, not kept
         rows = session.flag_rows("sample")
     suggested = {(row[0], row[1]) for row in rows if row[2] == "suggested"}
