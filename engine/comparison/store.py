@@ -1,0 +1,244 @@
+"""The comparison file: one SQLite database (stdlib sqlite3, WAL) referencing one session file per model.
+
+It holds the settings all members share (reference source and split, sample count, seed, features,
+metrics), the reference's identity (name, checksum, size: a member evaluated on other data is
+refused) and one row per member: its address, noise weight, epoch, the path of its session file
+(relative to the comparison's folder, so the two move together) and its metrics as JSON. Every
+write commits before it returns, like the session store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import SessionError
+from ..evaluation import ALL_METRICS, EvaluationSettings
+
+APPLICATION_ID = 0x474C434D  # "GLCM": marks a SQLite file as a GenLoupe comparison
+SCHEMA_VERSION = 1
+COMPARISON_SUFFIX = ".glcompare"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE members (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, address TEXT NOT NULL,
+                      noise_weight REAL NOT NULL DEFAULT 0, epoch INTEGER, epoch_source TEXT NOT NULL DEFAULT '',
+                      session TEXT NOT NULL, summary TEXT NOT NULL, added REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class ComparisonSettings:
+    """What every member of a comparison shares: the same reference, seeds, sample count and features."""
+
+    reference: str = "digits"
+    split: str = "test"
+    n_samples: int = 1000
+    features: str = "digits-cnn"
+    metrics: tuple[str, ...] = ALL_METRICS
+    seed: int = 0
+    k_deq: int = 8
+    device: str = "auto"
+
+    def evaluation_settings(self, feature_options: dict[str, Any] | None = None) -> EvaluationSettings:
+        return EvaluationSettings(n_samples=self.n_samples, metrics=self.metrics, features=self.features,
+                                  feature_options=feature_options or {}, device=self.device, seed=self.seed,
+                                  k_deq=self.k_deq)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "metrics": list(self.metrics)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ComparisonSettings":
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        if "metrics" in known:
+            known["metrics"] = tuple(known["metrics"])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of a comparison: where it came from, its session file and its metrics."""
+
+    name: str
+    address: str
+    session: Path  # absolute path of the member's session file
+    summary: dict[str, Any]  # 'model' (info), 'metrics' (key -> entry with value, ci, sizes), 'reference', ...
+    noise_weight: float = 0.0
+    epoch: int | None = None
+    epoch_source: str = ""  # 'checkpoint' (the epoch it was saved at) or 'file name' (a step in its name)
+    id: int | None = None
+    added: float = field(default_factory=time.time)
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        return self.summary.get("metrics", {})
+
+    def value(self, key: str) -> float | None:
+        entry = self.metrics.get(key)
+        return None if entry is None or entry.get("value") is None else float(entry["value"])
+
+
+def is_comparison(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a comparison file (by its SQLite application id, not its name)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError:
+        return False
+    return header[:16] == SQLITE_MAGIC and int.from_bytes(header[68:72], "big") == APPLICATION_ID
+
+
+class Comparison:
+    """An open comparison file. Like a Session, use it from one thread."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, read_only: bool) -> None:
+        self.path = path
+        self._db = connection
+        self.read_only = read_only
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, settings: ComparisonSettings) -> "Comparison":
+        """A new, empty comparison at ``path`` (replacing any file there)."""
+        path = Path(path)
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        db = _connect(path, read_only=False)
+        with db:
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings.to_dict()),))
+        return cls(path, db, read_only=False)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, read_only: bool = False) -> "Comparison":
+        """Open an existing comparison; a missing, foreign, corrupt or newer file is a SessionError."""
+        path = Path(path)
+        if not path.is_file():
+            raise SessionError(f"{path}: no such comparison file")
+        if not is_comparison(path):
+            raise SessionError(f"{path}: not a GenLoupe comparison file")
+        db = _connect(path, read_only=read_only)
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise SessionError(f"{path}: comparison schema version {version}; this GenLoupe reads {SCHEMA_VERSION}")
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            comparison = cls(path, db, read_only)
+            comparison.settings  # noqa: B018 (the settings record must be readable)
+            comparison.members()
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise SessionError(f"{path}: corrupt comparison file ({error})") from None
+        except (SessionError, ValueError, TypeError) as error:
+            db.close()
+            raise error if isinstance(error, SessionError) else SessionError(f"{path}: corrupt comparison file ({error})") from None
+        return comparison
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Comparison":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- shared settings and reference --------------------------------------------------------------
+
+    @property
+    def settings(self) -> ComparisonSettings:
+        return ComparisonSettings.from_dict(json.loads(self._meta("settings")))
+
+    @property
+    def reference(self) -> dict[str, Any] | None:
+        """The reference's identity (name, checksum, n, levels), set by the first member."""
+        value = self._meta("reference", required=False)
+        return None if value is None else json.loads(value)
+
+    # -- members ------------------------------------------------------------------------------------
+
+    def members(self) -> list[Member]:
+        rows = self._db.execute(
+            "SELECT id, name, address, noise_weight, epoch, epoch_source, session, summary, added FROM members ORDER BY id"
+        )
+        return [Member(name=name, address=address, session=self.path.parent / session, summary=json.loads(summary),
+                       noise_weight=float(weight), epoch=epoch, epoch_source=source, id=member_id, added=added)
+                for member_id, name, address, weight, epoch, source, session, summary, added in rows]
+
+    def add_member(self, member: Member) -> Member:
+        """Record an evaluated member; its reference must be the comparison's (the first member sets it)."""
+        self._check_writable()
+        reference = member.summary.get("reference")
+        known = self.reference
+        if known is None:
+            self._set_meta("reference", json.dumps(reference))
+        elif reference is None or reference.get("checksum") != known.get("checksum"):
+            got = (reference or {}).get("name", "unknown data")
+            raise SessionError(f"{member.name} was evaluated on {got}, not on this comparison's reference {known.get('name')}")
+        session = os.path.relpath(member.session, self.path.parent)
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO members (name, address, noise_weight, epoch, epoch_source, session, summary, added) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (member.name, member.address, member.noise_weight, member.epoch, member.epoch_source, session,
+                 json.dumps(member.summary, default=_plain), member.added),
+            )
+        return Member(**{**member.__dict__, "id": cursor.lastrowid})
+
+    def remove_member(self, member_id: int) -> None:
+        self._check_writable()
+        with self._db:
+            self._db.execute("DELETE FROM members WHERE id = ?", (member_id,))
+
+    def new_session_path(self, name: str) -> Path:
+        """Where a new member's session file goes: a folder beside the comparison, one file per member."""
+        folder = self.path.parent / f"{self.path.stem}-models"
+        folder.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:60] or "model"
+        return folder / f"{slug}-{uuid.uuid4().hex[:6]}.genloupe"
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _meta(self, key: str, required: bool = True) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None and required:
+            raise SessionError(f"{self.path}: the comparison lacks its {key!r} record")
+        return None if row is None else row[0]
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise SessionError(f"{self.path} is open read-only")
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    """WAL with synchronous=FULL, as the session store: a commit is on disk when it returns."""
+    try:
+        if read_only:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        return db
+    except sqlite3.DatabaseError as error:  # a missing folder, no permission, a damaged file
+        raise SessionError(f"{path}: cannot open or create the comparison file ({error})") from None
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars in JSON."""
+    return value.item() if hasattr(value, "item") else str(value)
