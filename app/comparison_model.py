@@ -73,6 +73,10 @@ class ComparisonData:
             sizes = f"{entry['n']} images" if "n" in entry else ""
         return Cell(entry.get("value"), tuple(interval) if interval else None, sizes, method)
 
+    def columns(self) -> list[str]:
+        """Table columns some member has a value for, in COLUMNS order."""
+        return [key for key in COLUMNS if any(member.value(key) is not None for member in self.members)]
+
     def conventions(self) -> list[str]:
         """The distinct likelihood conventions of the members' bits/dim (one line each)."""
         found = []
@@ -131,10 +135,11 @@ def format_cell(cell: Cell) -> str:
 def format_table(data: ComparisonData) -> str:
     """The comparison as the CLI prints it: the table, sizes and conventions, rankings with τ, sweep, trajectory."""
     width = max([len("model")] + [len(m.name) for m in data.members]) + 2
-    cells = [[format_cell(data.cell(m, key)) for key in COLUMNS] for m in data.members]
-    widths = [max(len(header), *(len(row[i]) for row in cells)) + 2 for i, header in enumerate(COLUMNS.values())]
+    keys = data.columns()
+    cells = [[format_cell(data.cell(m, key)) for key in keys] for m in data.members]
     arrows = {"lower": "↓", "higher": "↑"}
-    headers = [f"{header} {arrows[BETTER[key]]}" for key, header in COLUMNS.items()]
+    headers = [f"{COLUMNS[key]} {arrows[BETTER[key]]}" for key in keys]
+    widths = [max(len(header), *(len(row[i]) for row in cells)) + 2 for i, header in enumerate(headers)]
     lines = ["model".ljust(width) + "epoch  " + "".join(h.ljust(w) for h, w in zip(headers, widths))]
     for member, row in zip(data.members, cells):
         epoch = "" if member.epoch is None else str(member.epoch)
