@@ -18,12 +18,9 @@ from genloupe.engine.comparison import (
     NOISE_WEIGHTS, Comparison, ComparisonSettings, MemberSpec, evaluate_member, is_comparison, open_reference,
 )
 from genloupe.engine.comparison.sweep import noise_sweep_specs
-from genloupe.engine.comparison.trajectory import epoch_from_name
+from genloupe.engine.comparison.trajectory import MODEL_SUFFIXES, checkpoint_files
 from genloupe.engine.errors import GenLoupeError
 from genloupe.engine.evaluation import ALL_METRICS
-
-MODEL_SUFFIXES = (".pt", ".safetensors", ".pt2", ".zip", ".onnx", ".npz")
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -116,12 +113,6 @@ def member_specs(models: list[str], sweep: str | None, trust_code: bool) -> list
         return [MemberSpec(address, 0.0, trust_code) for address in addresses]
     weights = parse_weights(sweep)
     return [spec for address in addresses for spec in noise_sweep_specs(address, weights, trust_code)]
-
-
-def checkpoint_files(folder: Path) -> list[Path]:
-    """Model files of a folder, ordered by the step in their names (then by name)."""
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES]
-    return sorted(files, key=lambda p: (epoch_from_name(p) is None, epoch_from_name(p) or 0, p.name))
 
 
 def parse_weights(text: str) -> list[float]:

@@ -20,6 +20,15 @@ _NAMED_STEP = re.compile(r"(?:epoch|epochs|ep|step|steps|iter|iteration|it|ckpt|
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
+MODEL_SUFFIXES = (".pt", ".safetensors", ".pt2", ".zip", ".onnx", ".npz")
+
+
+def checkpoint_files(folder: str | Path) -> list[Path]:
+    """Model files of a folder, ordered by the step in their names (then by name); files without a step last."""
+    files = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES]
+    return sorted(files, key=lambda p: (epoch_from_name(p) is None, epoch_from_name(p) or 0, p.name))
+
+
 def epoch_from_name(path: str | Path) -> int | None:
     """The step number a checkpoint's file name carries, or None."""
     stem = Path(path).name.split(".")[0]
