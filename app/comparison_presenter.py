@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 JOB_PREFIX = "compare "
 SWEEP_DEMO = "autoregressive"  # the demo model the one-step noise-mixture sweep mixes with noise
 TRAJECTORY_QUALITY = ("precision", "fid")
+DEFAULT_FEATURES = "digits-cnn"
+# The sweep measures quality on raw pixels: the embedded digits classifier maps uniform noise into the digits'
+# own feature manifold (about 70% of pure noise images count as precise there), raw pixels place none of it there.
+SWEEP_FEATURES = "pixels"
 
 
 class ComparisonPresenter(QObject):
@@ -64,6 +68,7 @@ class ComparisonPresenter(QObject):
             self._action("Open co&mparison…", self.choose_comparison),
             self._action("&Noise mixture sweep of the open model", self.sweep_open_model),
             self._action("Demo: noise mixture s&weep", self.sweep_demo),
+            self._action("Export comparison re&port…", self.choose_report_folder),
         ]
         self.view.modelActivated.connect(self.open_member)
         self.trajectory.checkpointActivated.connect(self.open_member)
@@ -109,10 +114,10 @@ class ComparisonPresenter(QObject):
         self._show_docks()
         return started
 
-    def new_comparison(self) -> Comparison | None:
+    def new_comparison(self, features: str = DEFAULT_FEATURES) -> Comparison | None:
         """A fresh comparison file in the sessions folder, with the window's sample count, device and reference."""
         settings = ComparisonSettings(reference=self.controller.reference_source, n_samples=self.controller.n_samples,
-                                      device=self.controller.device)
+                                      device=self.controller.device, features=features)
         path = sessions_dir() / f"comparison-{time.strftime('%Y%m%d-%H%M%S')}-{id(self) % 10_000:04d}{COMPARISON_SUFFIX}"
         try:
             return self._switch(Comparison.create(path, settings))
@@ -231,10 +236,29 @@ class ComparisonPresenter(QObject):
         return self.sweep(demo_model_path(SWEEP_DEMO if SWEEP_DEMO in DEMO_MODELS else next(iter(DEMO_MODELS))))
 
     def sweep(self, address: str) -> int:
-        """A new comparison: the model and its mixtures with noise at w = 0.5, 0.9, 0.99."""
-        if self.new_comparison() is None:
+        """A new comparison: the model and its mixtures with noise at w = 0.5, 0.9, 0.99 (quality on pixels)."""
+        if self.new_comparison(SWEEP_FEATURES) is None:
             return 0
         return self.add_models([address], noise_weights=NOISE_WEIGHTS)
+
+    def choose_report_folder(self) -> None:
+        if self.comparison is None or not self.comparison.members():
+            self.window.show_error("nothing to report yet: add models to a comparison first")
+            return
+        folder = QFileDialog.getExistingDirectory(self.window, "Export comparison report to folder")
+        if folder:
+            self.export_report(Path(folder))
+
+    def export_report(self, folder: Path) -> list[Path]:
+        from genloupe.app.report.comparison import export_comparison_report
+
+        try:
+            written = export_comparison_report(self.comparison, folder)
+        except GenLoupeError as error:
+            self.window.show_error(str(error))
+            return []
+        self.window.statusBar().showMessage(f"comparison report written: {', '.join(p.name for p in written)}", 10_000)
+        return written
 
     def handle_drop(self, paths: list[str]) -> bool:
         """Several files, a folder or a comparison file dropped on the window: True when handled here."""

@@ -82,6 +82,8 @@ class ComparisonView(QtWidgets.QWidget):
         self.plot.addItem(self._bars)
         self.plot.addItem(self._scatter)
         self._overlays: list[pg.GraphicsObject] = []
+        self._points: dict[int, tuple[float, float]] = {}
+        self._extent = (np.zeros(0),) * 4
 
         self.ranking_table = QtWidgets.QTableWidget(0, 2)
         self.ranking_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -91,6 +93,9 @@ class ComparisonView(QtWidgets.QWidget):
         self.tau_label = QtWidgets.QLabel()
         self.discordant_label = QtWidgets.QLabel()
         self.discordant_label.setWordWrap(True)
+        self.pair_list = QtWidgets.QListWidget()  # selecting a pair picks it out in the rankings and the plot
+        self.pair_list.currentRowChanged.connect(self._on_pair)
+        self._pair_lines: list[pg.PlotCurveItem] = []
         self.convention_label = theme.status_label()
         self.convention_label.setWordWrap(True)
         self._build_layout()
@@ -104,8 +109,9 @@ class ComparisonView(QtWidgets.QWidget):
         box = QtWidgets.QVBoxLayout(rankings)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.tau_label)
-        box.addWidget(self.ranking_table, 1)
+        box.addWidget(self.ranking_table, 3)
         box.addWidget(self.discordant_label)
+        box.addWidget(self.pair_list, 2)
         lower = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         lower.addWidget(self.plot)
         lower.addWidget(rankings)
@@ -208,12 +214,13 @@ class ComparisonView(QtWidgets.QWidget):
             self.tau_label.setText("")
             self.ranking_table.setRowCount(0)
             self.discordant_label.setText("")
+            self.pair_list.clear()
             return
         theme.set_axis_title(self.plot, "left", self._header(column))
         theme.set_axis_title(self.plot, "bottom", f"{self._header(self.columns[0])} (held-out)")
         self._draw_points(column)
         self._show_ranking(column, self.rankings.get(column.key))
-        self.plot.autoRange()
+        self._fit_view()
 
     def _draw_points(self, column: Column) -> None:
         xs, ys, lo_x, hi_x, lo_y, hi_y, rows = [], [], [], [], [], [], []
@@ -239,12 +246,23 @@ class ComparisonView(QtWidgets.QWidget):
             label.setPos(x, y)
             self._add_overlay(label)
         ranking = self.rankings.get(column.key)
+        self._pair_lines = []
         for i, j in ranking.discordant if ranking else []:
-            if i in self._points and j in self._points:
-                (x0, y0), (x1, y1) = self._points[i], self._points[j]
-                line = pg.PlotCurveItem([x0, x1], [y0, y1], pen=pg.mkPen(theme.FLAGGED, width=1.2,
-                                                                          style=QtCore.Qt.PenStyle.DashLine))
-                self._add_overlay(line)
+            (x0, y0), (x1, y1) = self._points.get(i, (np.nan, np.nan)), self._points.get(j, (np.nan, np.nan))
+            line = pg.PlotCurveItem([x0, x1], [y0, y1], pen=_pair_pen(False), connect="finite")
+            self._add_overlay(line)
+            self._pair_lines.append(line)
+        self._extent = (np.array(xs) - np.array(lo_x), np.array(xs) + np.array(hi_x),
+                        np.array(ys) - np.array(lo_y), np.array(ys) + np.array(hi_y))
+
+    def _fit_view(self) -> None:
+        """Fit the points with their interval bars (labels and lines do not widen the view)."""
+        x_low, x_high, y_low, y_high = self._extent
+        if not len(x_low):
+            return
+        for low, high, setter in ((x_low.min(), x_high.max(), self.plot.setXRange), (y_low.min(), y_high.max(), self.plot.setYRange)):
+            pad = 0.08 * (high - low) if high > low else 0.05 * max(abs(high), 1e-3)
+            setter(low - pad, high + 2 * pad, padding=0)
 
     def _add_overlay(self, item: pg.GraphicsObject) -> None:
         self.plot.addItem(item)
@@ -256,6 +274,7 @@ class ComparisonView(QtWidgets.QWidget):
             self.ranking_table.setRowCount(0)
             self.tau_label.setText("fewer than two models have both numbers")
             self.discordant_label.setText("")
+            self.pair_list.clear()
             return
         self.tau_label.setText(f"Kendall's τ = {format_number(ranking.tau)} between the two rankings "
                                f"({len(ranking.by_likelihood)} models)")
@@ -270,10 +289,28 @@ class ComparisonView(QtWidgets.QWidget):
                     item.setForeground(QtGui.QColor("black"))
                 self.ranking_table.setItem(place, c, item)
         total = len(ranking.by_likelihood) * (len(ranking.by_likelihood) - 1) // 2
-        pairs = "; ".join(f"{self.rows[i].name} ≻ {self.rows[j].name}" for i, j in ranking.discordant)
         self.discordant_label.setText(
-            f"<b>{len(ranking.discordant)} of {total} pairs part ways</b> (likelihood prefers the first, "
-            f"{column.header} the second): {pairs or 'none'}")
+            f"<b>{len(ranking.discordant)} of {total} pairs part ways</b>: the likelihood prefers the first, "
+            f"{column.header} the second (dashed in the plot; pick one to see it)")
+        self.pair_list.blockSignals(True)
+        self.pair_list.clear()
+        self.pair_list.addItems([f"{self.rows[i].name}  ≻  {self.rows[j].name}" for i, j in ranking.discordant])
+        self.pair_list.blockSignals(False)
+
+    def _on_pair(self, index: int) -> None:
+        """Pick out discordant pair ``index``: its line bold, its two models marked in both rankings."""
+        ranking = self.rankings.get(self.quality_metric() or "")
+        if ranking is None or not 0 <= index < len(ranking.discordant):
+            return
+        pair = set(ranking.discordant[index])
+        for k, line in enumerate(self._pair_lines):
+            line.setPen(_pair_pen(k == index))
+        for place in range(self.ranking_table.rowCount()):
+            for c in range(2):
+                item = self.ranking_table.item(place, c)
+                bold = item.font()
+                bold.setBold(int(item.data(QtCore.Qt.ItemDataRole.UserRole)) in pair)
+                item.setFont(bold)
 
     def discordant_rows(self) -> set[int]:
         """Rows highlighted in the rankings shown (for tests and the report)."""
@@ -290,3 +327,8 @@ class ComparisonView(QtWidgets.QWidget):
         item = self.ranking_table.item(row, column)
         if item is not None:
             self.modelActivated.emit(int(item.data(QtCore.Qt.ItemDataRole.UserRole)))
+
+
+def _pair_pen(picked: bool) -> QtGui.QPen:
+    return pg.mkPen(theme.FLAGGED, width=2.5 if picked else 1.0,
+                    style=QtCore.Qt.PenStyle.SolidLine if picked else QtCore.Qt.PenStyle.DashLine)
