@@ -210,7 +210,7 @@ class ComparisonView(QtWidgets.QWidget):
         column = next((c for c in self.columns if c.key == key), None)
         if column is None:
             self._scatter.setData([])
-            self._bars.setData(x=np.zeros(0), y=np.zeros(0))
+            self._bars.setData(**{key: np.zeros(0) for key in ("x", "y", "left", "right", "top", "bottom")})
             self.tau_label.setText("")
             self.ranking_table.setRowCount(0)
             self.discordant_label.setText("")

@@ -92,10 +92,18 @@ def is_comparison(path: str | os.PathLike) -> bool:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            header = handle.read(100)
+            if handle.read(16) != SQLITE_MAGIC:
+                return False
     except OSError:
         return False
-    return header[:16] == SQLITE_MAGIC and int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    try:  # asked through SQLite: a fresh file's header may still be in its write-ahead log
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
 
 
 class Comparison:
@@ -170,8 +178,9 @@ class Comparison:
     # -- members ------------------------------------------------------------------------------------
 
     def members(self) -> list[Member]:
-        rows = self._db.execute(
-            "SELECT id, name, address, noise_weight, epoch, epoch_source, session, summary, added FROM members ORDER BY id"
+        rows = self._db.execute(  # checkpoints by epoch, then models by address, a model's noise mixtures by weight
+            "SELECT id, name, address, noise_weight, epoch, epoch_source, session, summary, added FROM members "
+            "ORDER BY epoch IS NULL, epoch, address, noise_weight, id"
         )
         return [Member(name=name, address=address, session=self.path.parent / session, summary=json.loads(summary),
                        noise_weight=float(weight), epoch=epoch, epoch_source=source, id=member_id, added=added)
