@@ -181,7 +181,14 @@ def format_trajectory(data: ComparisonData) -> list[str]:
     for metric in ("precision", "fid"):
         epochs = path.parting(metric, QUALITY_METRICS[metric])
         if epochs:
-            lines.append(f"  likelihood improves while {COLUMNS[metric]} worsens at {path.unit} {', '.join(map(str, epochs))}")
+            lines.append(f"  held-out bits/dim and {COLUMNS[metric]} move apart (one improves, the other worsens) "
+                         f"at {path.unit} {', '.join(map(str, epochs))}")
+    opens = path.gap_opens()
+    if opens is not None:
+        row = int(np.flatnonzero(path.epochs == opens)[0])
+        gap = path.values["bpd"] - path.values["train_bpd"]
+        lines.append(f"  held-out bits/dim is best at {path.unit} {opens}; after it the train/held-out gap widens "
+                     f"from {gap[row]:.3f} to {gap[-1]:.3f} bits/dim")
     return lines
 
 

@@ -41,6 +41,7 @@ DEFAULT_FEATURES = "digits-cnn"
 # The sweep measures quality on raw pixels: the embedded digits classifier maps uniform noise into the digits'
 # own feature manifold (about 70% of pure noise images count as precise there), raw pixels place none of it there.
 SWEEP_FEATURES = "pixels"
+FLOATING_SIZE = (1300, 800)
 
 
 class ComparisonPresenter(QObject):
@@ -55,6 +56,7 @@ class ComparisonPresenter(QObject):
         self.comparison: Comparison | None = None
         self.data: ComparisonData | None = None
         self.pending: dict[str, tuple[Path, MemberSpec]] = {}  # job kind -> (comparison file, spec)
+        self._floated = False
         self.view = ComparisonView()
         self.trajectory = TrajectoryView()
         self.docks = {"comparison": self._dock("Model comparison", self.view),
@@ -181,8 +183,7 @@ class ComparisonPresenter(QObject):
             return
         self.data = gather(self.comparison)
         rows, columns, rankings = view_rows(self.data)
-        conventions = "; ".join(self.data.conventions())
-        self.view.set_data(rows, columns, rankings, f"bits/dim: {conventions}" if conventions else "")
+        self.view.set_data(rows, columns, rankings, notes_text(self.data))
         show_trajectory(self.trajectory, self.data)
         self.changed.emit(self.data)
 
@@ -193,6 +194,12 @@ class ComparisonPresenter(QObject):
         self.controller.open_session(self.data.members[position].session)
 
     def _show_docks(self) -> None:
+        """The comparison needs room: the first time, its docks open as a window of their own (dockable)."""
+        for dock in self.docks.values():
+            if not dock.isVisible() and not self._floated:
+                dock.setFloating(True)
+                dock.resize(*FLOATING_SIZE)
+        self._floated = True
         self.docks["comparison"].show()
         self.docks["comparison"].raise_()
         if self.data is not None and self.data.trajectory is not None:
@@ -216,6 +223,7 @@ class ComparisonPresenter(QObject):
         if self.new_comparison() is None:
             return 0
         started = self.add_models([folder])
+        self._show_docks()
         self.docks["trajectory"].show()
         self.docks["trajectory"].raise_()
         return started
@@ -290,6 +298,15 @@ def view_rows(data: ComparisonData) -> tuple[list[ModelRow], list[Column], dict[
     return rows, columns, rankings
 
 
+def notes_text(data: ComparisonData) -> str:
+    """The lines under the table: bits/dim conventions, and for a noise sweep the likelihood lost against its bound."""
+    lines = [f"bits/dim: {text}" for text in data.conventions()]
+    if data.sweep:
+        lines.append("noise mixture, held-out log-likelihood lost per image against the bound −ln(1−w): " + "; ".join(
+            f"w={row.noise_weight:g}: {row.lost_nats:.2f} ≤ {row.bound_nats:.2f} nats" for row in data.sweep))
+    return "\n".join(lines)
+
+
 def show_trajectory(view: TrajectoryView, data: ComparisonData) -> None:
     path = data.trajectory
     if path is None:
@@ -304,4 +321,4 @@ def show_trajectory(view: TrajectoryView, data: ComparisonData) -> None:
                       for epoch in path.parting(key, QUALITY_METRICS[key])})
     gap = path.values.get("bpd", [math.nan])[-1] - path.values.get("train_bpd", [math.nan])[-1]
     note = f"train/held-out gap at the last checkpoint: {gap:.3f} bits/dim" if math.isfinite(gap) else ""
-    view.set_data(path.epochs, list(path.members), likelihood, quality, path.unit, parting, note)
+    view.set_data(path.epochs, list(path.members), likelihood, quality, path.unit, parting, note, path.gap_opens())

@@ -96,8 +96,8 @@ class ComparisonView(QtWidgets.QWidget):
         self.pair_list = QtWidgets.QListWidget()  # selecting a pair picks it out in the rankings and the plot
         self.pair_list.currentRowChanged.connect(self._on_pair)
         self._pair_lines: list[pg.PlotCurveItem] = []
-        self.convention_label = theme.status_label()
-        self.convention_label.setWordWrap(True)
+        self.notes_label = theme.status_label()
+        self.notes_label.setWordWrap(True)
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -120,7 +120,7 @@ class ComparisonView(QtWidgets.QWidget):
         top = QtWidgets.QVBoxLayout(upper)
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.table, 1)
-        top.addWidget(self.convention_label)
+        top.addWidget(self.notes_label)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         split.addWidget(upper)
         body = QtWidgets.QWidget()
@@ -137,12 +137,13 @@ class ComparisonView(QtWidgets.QWidget):
     # -- data -------------------------------------------------------------------------------------------
 
     def set_data(self, rows: list[ModelRow], columns: list[Column], rankings: dict[str, RankingPair],
-                 convention: str = "") -> None:
-        """Show ``rows``; ``columns[0]`` is the likelihood; ``rankings`` maps each quality column key to its ranking."""
+                 notes: str = "") -> None:
+        """Show ``rows``; ``columns[0]`` is the likelihood; ``rankings`` maps each quality column key to its ranking;
+        ``notes`` (conventions, a noise sweep's bound) go under the table."""
         self.rows, self.columns, self.rankings = list(rows), list(columns), dict(rankings)
         self.likelihood_key = columns[0].key if columns else "bpd"
         self._fill_table()
-        self.convention_label.setText(convention)
+        self.notes_label.setText(notes)
         current = self.metric_box.currentData()
         self.metric_box.blockSignals(True)
         self.metric_box.clear()

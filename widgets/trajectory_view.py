@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtWidgets
 
 from . import theme
 
-PARTING = theme.with_alpha(theme.FLAGGED, 45)
+PARTING = theme.with_alpha(theme.FLAGGED, 30)
 _ARROWS = {"lower": "↓", "higher": "↑"}
 
 
@@ -48,8 +48,12 @@ class TrajectoryView(QtWidgets.QWidget):
         self._layout.addWidget(self.status)
 
     def set_data(self, epochs: np.ndarray, members: list[int], likelihood: list[Series], quality: list[Series],
-                 unit: str = "epoch", parting: list[int] | None = None, note: str = "") -> None:
-        """``likelihood`` share the top plot; each ``quality`` series gets a plot of its own below."""
+                 unit: str = "epoch", parting: list[int] | None = None, note: str = "", gap_opens: int | None = None) -> None:
+        """``likelihood`` share the top plot; each ``quality`` series gets a plot of its own below.
+
+        ``parting``: epochs to shade (likelihood and quality moved apart); ``gap_opens``: the epoch after which
+        the train/held-out gap widens, drawn as a dashed line through every plot.
+        """
         for plot in self.plots:
             self._layout.removeWidget(plot)
             plot.deleteLater()
@@ -62,33 +66,45 @@ class TrajectoryView(QtWidgets.QWidget):
             if g < len(groups) - 1:
                 plot.getAxis("bottom").setStyle(showValues=False)
                 plot.getAxis("bottom").setLabel("")
-            if len(group) > 1:
-                theme.add_legend(plot)
+            legend = theme.add_legend_below(plot) if len(group) > 1 else None
             colours = theme.series_colours([series.label for series in group])
             for series in group:
-                self._draw(plot, series, colours[series.label])
+                curve = self._draw(plot, series, colours[series.label])
+                if legend is not None:
+                    legend.addItem(curve, series.label)
             for epoch in self.parting:
-                band = pg.LinearRegionItem((epoch - 0.5, epoch + 0.5), movable=False, brush=PARTING, pen=pg.mkPen(None))
+                band = pg.LinearRegionItem(self._band(epoch), movable=False, brush=PARTING, pen=pg.mkPen(None))
                 band.setZValue(-10)
                 plot.addItem(band)
+            if gap_opens is not None:
+                plot.addItem(pg.InfiniteLine(gap_opens, angle=90, pen=pg.mkPen(theme.plot_colours()[1], width=1,
+                                                                            style=QtCore.Qt.PenStyle.DashLine)))
             if self.plots:
                 plot.setXLink(self.plots[0])
             self.plots.append(plot)
             self._layout.insertWidget(len(self.plots) - 1, plot, 1)
         text = f"{len(self.epochs)} checkpoints"
         if self.parting:
-            text += f" · shaded: likelihood improves while quality worsens ({unit} {', '.join(map(str, self.parting))})"
+            text += f" · shaded: held-out likelihood and quality move apart ({unit} {', '.join(map(str, self.parting))})"
+        if gap_opens is not None:
+            text += f" · dashed: held-out bits/dim best at {unit} {gap_opens}, the train/held-out gap widens after it"
         self.status.setText(" · ".join(part for part in (text, note) if part))
+
+    def _band(self, epoch: int) -> tuple[float, float]:
+        """From half-way to the previous checkpoint to the epoch itself: the interval in which things moved apart."""
+        i = int(np.flatnonzero(self.epochs == epoch)[0])
+        previous = self.epochs[i - 1] if i > 0 else epoch - 1
+        return (float(previous + epoch) / 2, float(epoch))
 
     def _label(self, series: Series) -> str:
         return f"{series.label} {_ARROWS.get(series.better or '', '')}".strip()
 
-    def _draw(self, plot: pg.PlotWidget, series: Series, colour) -> None:
+    def _draw(self, plot: pg.PlotWidget, series: Series, colour) -> pg.PlotDataItem:
         x = self.epochs.astype(np.float64)
         y = np.asarray(series.values, np.float64)
         finite = np.isfinite(y)
         pen = pg.mkPen(colour, width=2)
-        plot.plot(x[finite], y[finite], pen=pen, name=series.label)
+        curve = plot.plot(x[finite], y[finite], pen=pen)
         if series.intervals is not None:
             low, high = series.intervals[:, 0], series.intervals[:, 1]
             ok = finite & np.isfinite(low) & np.isfinite(high)
@@ -100,6 +116,7 @@ class TrajectoryView(QtWidgets.QWidget):
         points.setZValue(10)
         points.sigClicked.connect(self._on_point)
         plot.addItem(points)
+        return curve
 
     def _on_point(self, item: pg.ScatterPlotItem, points: list, event: object) -> None:
         if len(points):

@@ -95,7 +95,8 @@ def render_comparison_figures(data: ComparisonData) -> list[Figure]:
             trajectory = TrajectoryView()
             show_trajectory(trajectory, data)
             caption = ("Held-out and train bits/dim, precision and FID of each checkpoint against the "
-                       f"{data.trajectory.unit}, with 95% interval bars; shaded: the likelihood improved while quality worsened.")
+                       f"{data.trajectory.unit}, with 95% interval bars; shaded: held-out likelihood and quality moved apart; "
+                       "dashed: the best held-out bits/dim, after which the train/held-out gap widens.")
             figures.append(_render_widget("trajectory", "Checkpoints over training", caption, trajectory, (760, 640)))
     return figures
 

@@ -47,13 +47,26 @@ class Trajectory:
     unit: str  # 'epoch', or 'step (from file names)' when any epoch came from a name
 
     def parting(self, quality: str, better: str) -> list[int]:
-        """Epochs where held-out bits/dim improved on the previous checkpoint while ``quality`` got worse."""
+        """Epochs where held-out bits/dim and ``quality`` moved apart since the previous checkpoint: one got
+        better, the other worse (the likelihood improving while samples degrade, or samples improving while
+        the held-out likelihood degrades, as a model that memorizes does)."""
         bpd, values = self.values.get("bpd"), self.values.get(quality)
         if bpd is None or values is None:
             return []
         sign = 1.0 if better == "higher" else -1.0
         return [int(self.epochs[i]) for i in range(1, len(self.epochs))
-                if bpd[i] < bpd[i - 1] and sign * (values[i] - values[i - 1]) < 0]
+                if np.sign(bpd[i - 1] - bpd[i]) * np.sign(sign * (values[i] - values[i - 1])) < 0]
+
+    def gap_opens(self) -> int | None:
+        """The epoch of the best held-out bits/dim when later checkpoints fit the training split better and the
+        held-out split worse: from there on the train/held-out gap widens (overfitting). None otherwise."""
+        bpd, train = self.values.get("bpd"), self.values.get("train_bpd")
+        if bpd is None or train is None or not np.isfinite(bpd).any():
+            return None
+        best = int(np.nanargmin(bpd))
+        if best == len(bpd) - 1 or not (train[-1] < train[best] and bpd[-1] > bpd[best]):
+            return None
+        return int(self.epochs[best])
 
 
 def trajectory(members: Sequence[Member], metrics: Sequence[str]) -> Trajectory | None:

@@ -109,7 +109,17 @@ def test_trajectory_orders_by_epoch_and_finds_where_likelihood_and_precision_par
     assert path.values["bpd"].tolist() == [3.0, 2.8, 2.5] and "fid" not in path.values
     np.testing.assert_allclose(path.intervals["precision"][1], [0.65, 0.85])
     assert path.parting("precision", "higher") == [3]  # bits/dim fell from 2.8 to 2.5 while precision fell too
+    assert path.gap_opens() is None  # no train split scored
     assert trajectory(members[3:], ("bpd",)) is None
+
+
+def test_memorizing_checkpoints_part_the_other_way_and_open_the_gap(tmp_path):
+    """Held-out bits/dim best at epoch 2, then worse while train bits/dim and FID keep improving."""
+    rows = [(1, 3.0, 2.9, 90.0), (2, 2.5, 2.3, 60.0), (3, 2.6, 2.0, 50.0), (4, 2.8, 1.7, 40.0)]
+    members = [member(f"e{e}", tmp_path, e, bpd=b, train_bpd=t, fid=f) for e, b, t, f in rows]
+    path = trajectory(members, ("bpd", "train_bpd", "fid"))
+    assert path.parting("fid", "lower") == [3, 4]
+    assert path.gap_opens() == 2
 
 
 def test_the_noise_bound_is_minus_log_one_minus_w():
