@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,7 +151,7 @@ class ComparisonPresenter(QObject):
         while self.controller.jobs.is_running(kind):  # another file of the same name: its own job
             kind += "'"
         session_path = comparison.new_session_path(spec.name)
-        settings = comparison.settings
+        settings = replace(comparison.settings, device=self.controller.device)  # the window's device, now
 
         def task(progress: TaskProgress) -> Member:
             reference, train = open_reference(settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from genloupe.app.commands.outputs import check_output_paths
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="genloupe-compare-") as scratch:
         path = args.session or Path(scratch) / "comparison.glcompare"
         with open_comparison(path, args) as comparison:
-            settings = comparison.settings
+            settings = replace(comparison.settings, device=args.device)  # the device is this run's, not the comparison's
             reference, train = open_reference(settings)
             known = {(m.address, m.noise_weight) for m in comparison.members()}
             for spec in specs:
