@@ -26,7 +26,7 @@ from genloupe.engine.comparison import (
     noise_sweep_specs, open_reference,
 )
 from genloupe.engine.comparison.rankings import BETTER, QUALITY_METRICS
-from genloupe.engine.comparison.trajectory import checkpoint_files
+from genloupe.engine.comparison.trajectory import checkpoint_files, is_checkpoint_folder
 from genloupe.engine.errors import GenLoupeError
 from genloupe.engine.progress import TaskProgress
 from genloupe.widgets.comparison_view import Column, ComparisonView, ModelRow, RankingPair
@@ -98,10 +98,7 @@ class ComparisonPresenter(QObject):
         """Evaluate each address (folders: every checkpoint in them) as a new member; returns the jobs started."""
         specs = []
         for address in addresses:
-            folder = Path(address)
-            files = [str(p) for p in checkpoint_files(folder)] if folder.is_dir() else [address]
-            if folder.is_dir() and not files:
-                self.window.show_error(f"{folder}: no model files in this folder")
+            files = [str(p) for p in checkpoint_files(address)] if is_checkpoint_folder(address) else [address]
             specs += [spec for file in files for spec in noise_sweep_specs(file, noise_weights)]
         comparison = self._current_or_new()
         if comparison is None:
@@ -270,11 +267,11 @@ class ComparisonPresenter(QObject):
         return written
 
     def handle_drop(self, paths: list[str]) -> bool:
-        """Several files, a folder or a comparison file dropped on the window: True when handled here."""
+        """Several files, a folder of checkpoints or a comparison file (dropped or opened): True when handled here."""
         if len(paths) == 1 and is_comparison(paths[0]):
             self.open_comparison(paths[0])
             return True
-        if len(paths) == 1 and Path(paths[0]).is_dir() and checkpoint_files(paths[0]):
+        if len(paths) == 1 and is_checkpoint_folder(paths[0]):
             self.open_folder(paths[0])
             return True
         if len(paths) > 1:

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m genloupe.app.comparison_screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
     parser.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"width of each PNG (default {DEFAULT_WIDTH})")
-    parser.add_argument("--samples", type=int, default=500, help="samples drawn per model (default 500)")
+    parser.add_argument("--samples", type=int, default=1000, help="samples drawn per model (default 1000)")
     parser.add_argument("--checkpoints", type=Path, default=None, help="folder of checkpoints for the trajectory")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -373,6 +373,8 @@ class MainWindow(QMainWindow):
         if path.endswith(SESSION_SUFFIX):
             self.controller.open_session(path)
             return
+        if self.comparison.handle_drop([path]):  # a comparison file or a folder of checkpoints
+            return
         trust = False
         if _runs_code(path.partition("#")[0]):
             trust = self._ask_trust(path.partition("#")[0])

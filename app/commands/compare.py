@@ -19,7 +19,7 @@ from genloupe.engine.comparison import (
     NOISE_WEIGHTS, Comparison, ComparisonSettings, MemberSpec, evaluate_member, is_comparison, open_reference,
 )
 from genloupe.engine.comparison.sweep import noise_sweep_specs
-from genloupe.engine.comparison.trajectory import MODEL_SUFFIXES, checkpoint_files
+from genloupe.engine.comparison.trajectory import MODEL_SUFFIXES, checkpoint_files, is_checkpoint_folder
 from genloupe.engine.errors import GenLoupeError
 from genloupe.engine.evaluation import ALL_METRICS
 
@@ -102,12 +102,10 @@ def member_specs(models: list[str], sweep: str | None, trust_code: bool) -> list
     """One spec per model file (folders expanded in epoch order), times the noise weights of a sweep."""
     addresses = []
     for model in models:
-        folder = Path(model)
-        if folder.is_dir() and not (folder / "meta.json").exists():  # an export bundle is a folder that is one model
-            found = checkpoint_files(folder)
-            if not found:
-                raise GenLoupeError(f"{folder}: no model files ({', '.join(MODEL_SUFFIXES)}) in this folder")
-            addresses += [str(path) for path in found]
+        if is_checkpoint_folder(model):
+            addresses += [str(path) for path in checkpoint_files(model)]
+        elif Path(model).is_dir() and not (Path(model) / "meta.json").exists():
+            raise GenLoupeError(f"{model}: no model files ({', '.join(MODEL_SUFFIXES)}) in this folder")
         else:
             addresses.append(model)
     if sweep is None:

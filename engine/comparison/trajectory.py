@@ -29,6 +29,12 @@ def checkpoint_files(folder: str | Path) -> list[Path]:
     return sorted(files, key=lambda p: (epoch_from_name(p) is None, epoch_from_name(p) or 0, p.name))
 
 
+def is_checkpoint_folder(path: str | Path) -> bool:
+    """A folder of model files (a training run), not a folder that is one model (an export bundle has meta.json)."""
+    path = Path(path)
+    return path.is_dir() and not (path / "meta.json").exists() and bool(checkpoint_files(path))
+
+
 def epoch_from_name(path: str | Path) -> int | None:
     """The step number a checkpoint's file name carries, or None."""
     stem = Path(path).name.split(".")[0]

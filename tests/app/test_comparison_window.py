@@ -13,7 +13,7 @@ from PySide6.QtGui import QDropEvent
 from genloupe.app.main_window import build_window
 from genloupe.engine.comparison import Comparison
 from genloupe.engine.session import Session
-from genloupe.widgets.jobs_panel import CANCELLED, DONE
+from genloupe.widgets.jobs_panel import CANCELLED, DONE, FAILED
 
 DEMO = files("genloupe.assets") / "demo"
 N = 60
@@ -72,13 +72,20 @@ def test_add_models_click_a_row_and_see_its_samples_with_its_own_flags(window, q
         assert [m.name for m in stored.members()] == [m.name for m in members]
 
 
-def test_a_cancelled_model_is_not_added_and_the_others_finish(window, qtbot):
+def test_a_cancelled_or_broken_model_is_not_added_and_the_others_finish(window, qtbot, tmp_path):
     presenter, panel = window.comparison, window.jobs_panel
-    presenter.add_models([str(DEMO / "autoregressive.pt"), str(DEMO / "mixture.pt")])
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04 not really a checkpoint")
+    presenter.add_models([str(DEMO / "autoregressive.pt"), str(DEMO / "mixture.pt"), str(broken)])
     window.controller.cancel("compare mixture.pt")
     qtbot.waitUntil(lambda: not presenter.pending, timeout=JOB_TIMEOUT_MS)
-    assert panel.state("compare mixture.pt") == CANCELLED
+    assert panel.state("compare mixture.pt") == CANCELLED and panel.state("compare broken.pt") == FAILED
+    assert window.error_box.isVisible() and "broken.pt" in window.error_box.text()
     assert [m.name for m in presenter.comparison.members()] == ["autoregressive.pt"]
+    path = presenter.comparison.path
+    presenter.new_comparison()
+    window.open_path(str(path))  # File ▸ Open or `genloupe open` on a comparison file
+    assert presenter.comparison.path == path and presenter.view.table.rowCount() == 1
 
 
 def test_dropping_several_files_adds_them_and_a_folder_draws_a_trajectory(window, qtbot, tmp_path):
