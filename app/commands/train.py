@@ -47,18 +47,20 @@ def run(args: argparse.Namespace) -> int:
     config = parse_config(args.config)
     data = open_data(args.data)
     train, val, test = (data.split(name, seed=SPLIT_SEED) for name in ("train", "val", "test"))
+    kept: list[Path] = []
+
+    def keep(snapshot, row: dict) -> None:  # --save-every: the model as it is at this epoch
+        kept.append(save_checkpoint(snapshot, epoch_path(args.out, int(row["epoch"]))))
+
     model, report = train_model(
         args.family, train, val, config=config, epochs=args.epochs, seed=args.seed, device=args.device,
-        progress=terminal_progress(f"{args.family} "), save_every=args.save_every,
-        on_checkpoint=lambda snapshot, row: save_checkpoint(snapshot, epoch_path(args.out, int(row["epoch"]))),
+        progress=terminal_progress(f"{args.family} "), save_every=args.save_every, on_checkpoint=keep,
     )
     save_checkpoint(model, args.out)
     result = evaluate_likelihood(model, test.images, test.levels, seed=args.seed, device=args.device)
     epochs = "" if report.epochs is None else f", {report.epochs} epochs (best {report.best_epoch})"
     print(f"wrote {args.out} ({model.info.name}{epochs}, {report.seconds:.1f} s)")
-    if args.save_every:
-        kept = [epoch_path(args.out, int(row["epoch"])) for row in report.history
-                if row["epoch"] % args.save_every == 0 or row is report.history[-1]]
+    if kept:
         print(f"kept {len(kept)} checkpoints: {', '.join(path.name for path in kept)}")
     print(f"val  bits/dim {report.best_val_bpd:.4f}  (training objective on {len(val)} images)")
     print(f"test bits/dim {result.mean_bpd:.4f}  ({len(test)} images; {result.convention.describe()})")

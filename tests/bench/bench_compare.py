@@ -29,9 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib.resources import files
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_metrics  # noqa: E402,F401  (makes genloupe.engine importable from a bare checkout: the GPU machines)
+
+DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo"
 FIVE = ("gaussian.pt", "mixture.pt", "flow.pt", "vaegan.pt#vae", "vaegan.pt#gan")
 ADDED = "autoregressive.pt"
 
@@ -61,7 +64,7 @@ def run(scratch: Path, args: argparse.Namespace) -> dict:
     from genloupe.engine.checkpoints import open_model
     from genloupe.engine.evaluation import evaluate
 
-    demo = files("genloupe.assets") / "demo"
+    demo = DEMO
     settings = ComparisonSettings(n_samples=args.n, device=args.device)
     reference, train = open_reference(settings)
     base = scratch / "five.glcompare"
