@@ -77,6 +77,11 @@ class ComparisonData:
         """Table columns some member has a value for, in COLUMNS order."""
         return [key for key in COLUMNS if any(member.value(key) is not None for member in self.members)]
 
+    def likelihood_kind(self, member: Member) -> str:
+        """What kind of number a member's bits/dim is, in a few words ('exact', 'IWAE-64 bound', ...)."""
+        short = (member.metrics.get("bpd") or {}).get("short", "")
+        return short.rsplit(" · ", 1)[-1]
+
     def conventions(self) -> list[str]:
         """The distinct likelihood conventions of the members' bits/dim (one line each)."""
         found = []
@@ -140,10 +145,12 @@ def format_table(data: ComparisonData) -> str:
     arrows = {"lower": "↓", "higher": "↑"}
     headers = [f"{COLUMNS[key]} {arrows[BETTER[key]]}" for key in keys]
     widths = [max(len(header), *(len(row[i]) for row in cells)) + 2 for i, header in enumerate(headers)]
-    lines = ["model".ljust(width) + "epoch  " + "".join(h.ljust(w) for h, w in zip(headers, widths))]
-    for member, row in zip(data.members, cells):
+    kinds = [data.likelihood_kind(m) for m in data.members]
+    lines = ["model".ljust(width) + "epoch  " + "".join(h.ljust(w) for h, w in zip(headers, widths)) + "bits/dim is"]
+    for member, row, kind in zip(data.members, cells, kinds):
         epoch = "" if member.epoch is None else str(member.epoch)
-        lines.append(member.name.ljust(width) + epoch.ljust(7) + "".join(c.ljust(w) for c, w in zip(row, widths)))
+        lines.append((member.name.ljust(width) + epoch.ljust(7) + "".join(c.ljust(w) for c, w in zip(row, widths))
+                      + kind).rstrip())
     if data.members:
         first = data.members[0]
         lines.append(f"[95% intervals] bits/dim over {data.cell(first, 'bpd').sizes} (held-out {data.settings.split} "

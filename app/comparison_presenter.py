@@ -290,7 +290,7 @@ def view_rows(data: ComparisonData) -> tuple[list[ModelRow], list[Column], dict[
         for key in keys:
             cell = data.cell(member, key)
             cells[key] = (cell.value, cell.interval, cell.sizes)
-        rows.append(ModelRow(member.name, cells, member.epoch))
+        rows.append(ModelRow(member.name, cells, member.epoch, data.likelihood_kind(member)))
     rankings = {metric: RankingPair(list(r.by_likelihood), list(r.by_quality), r.tau, list(r.discordant))
                 for metric, r in data.rankings.items()}
     return rows, columns, rankings

@@ -33,6 +33,7 @@ class ModelRow:
     name: str
     cells: dict[str, tuple[float | None, Interval, str]]
     epoch: int | None = None
+    likelihood_kind: str = ""  # what the bits/dim is: 'exact', 'IWAE-64 bound', ...
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class ComparisonView(QtWidgets.QWidget):
     # -- drawing ------------------------------------------------------------------------------------------
 
     def _fill_table(self) -> None:
-        headers = ["model", "epoch"] + [self._header(c) for c in self.columns] + ["n (bits/dim)", "n (quality)"]
+        headers = ["model", "epoch"] + [self._header(c) for c in self.columns] + ["bits/dim is", "n (bits/dim)", "n (quality)"]
         self.table.clear()
         self.table.setColumnCount(len(headers))
         self.table.setRowCount(len(self.rows))
@@ -181,7 +182,7 @@ class ComparisonView(QtWidgets.QWidget):
                 items.append(f"{format_number(value)} {format_interval(interval)}".strip())
             likelihood = row.cells.get(self.likelihood_key, (None, None, ""))[2]
             quality = next((cell[2] for key, cell in row.cells.items() if key != self.likelihood_key and cell[2]), "")
-            items += [likelihood, quality]
+            items += [row.likelihood_kind, likelihood, quality]
             for c, text in enumerate(items):
                 item = QtWidgets.QTableWidgetItem(text)
                 if 2 <= c < 2 + len(self.columns):

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 progress = terminal_progress(f"{spec.name} ")
                 member = evaluate_member(spec, settings, reference, train, comparison.new_session_path(spec.name), progress)
                 comparison.add_member(member)
+                known.add((spec.address, spec.noise_weight))
             data = gather(comparison)
             print(format_table(data))
             if args.json:

@@ -132,7 +132,7 @@ def render_comparison_html(data: ComparisonData, figures: list[Figure], src: dic
         data=data,
         reference=_reference_text(data),
         headers=[f"{COLUMNS[key]} {ARROWS[BETTER[key]]}" for key in keys],
-        rows=[{"name": m.name, "epoch": "" if m.epoch is None else m.epoch,
+        rows=[{"name": m.name, "epoch": "" if m.epoch is None else m.epoch, "kind": data.likelihood_kind(m),
                "cells": [format_cell(data.cell(m, key)) for key in keys]} for m in data.members],
         sizes=sizes,
         figures=figures,

@@ -58,10 +58,10 @@ def test_a_model_added_to_a_comparison_is_the_only_one_evaluated(trained, capsys
     root, _, _ = trained
     session = root / "run.glcompare"
     before = [m.session for m in Comparison.open(session, read_only=True).members()]
-    assert main(["compare", str(DEMO / "gaussian.pt"), str(root / "ckpt" / "flow-epoch0002.pt"),
+    assert main(["compare", str(DEMO / "gaussian.pt"), str(root / "ckpt" / "flow-epoch0002.pt"), str(DEMO / "gaussian.pt"),
                  "--session", str(session), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
-    assert "flow-epoch0002.pt: already in the comparison" in printed and "gaussian.pt" in printed
+    assert "flow-epoch0002.pt: already in the comparison" in printed and "gaussian.pt: already in the comparison" in printed
     with Comparison.open(session, read_only=True) as comparison:
         members = comparison.members()
     assert [m.session for m in members if m.name != "gaussian.pt"] == before and len(members) == len(before) + 1

@@ -16,11 +16,13 @@ COLUMNS = [Column("bpd", "bits/dim", "lower"), Column("fid", "FID", "lower"), Co
 
 
 def rows() -> list[ModelRow]:
-    def model(name, bpd, fid, precision):
+    def model(name, bpd, fid, precision, kind="exact"):
         return ModelRow(name, {"bpd": (bpd, (bpd - 0.05, bpd + 0.05), "179 images"),
                                "fid": (fid, (fid - 10, fid + 10), "100 samples vs 179 real"),
-                               "precision": (precision, (precision - 0.05, precision + 0.05), "100 samples vs 179 real")})
-    return [model("flow", 2.0, 60.0, 0.70), model("mixture", 2.5, 50.0, 0.85), model("gaussian", 3.4, 300.0, 0.77)]
+                               "precision": (precision, (precision - 0.05, precision + 0.05), "100 samples vs 179 real")},
+                        likelihood_kind=kind)
+    return [model("flow", 2.0, 60.0, 0.70, "dequantized K=8, bound"), model("mixture", 2.5, 50.0, 0.85),
+            model("gaussian", 3.4, 300.0, 0.77)]
 
 
 RANKINGS = {"fid": RankingPair([0, 1, 2], [1, 0, 2], 1 / 3, [(0, 1)]),
@@ -40,10 +42,11 @@ def view(qtbot):
 def test_table_holds_every_metric_with_its_interval_and_sample_sizes(view):
     table = view.table
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
-    assert headers == ["model", "epoch", "bits/dim ↓", "FID ↓", "precision ↑", "n (bits/dim)", "n (quality)"]
+    assert headers == ["model", "epoch", "bits/dim ↓", "FID ↓", "precision ↑", "bits/dim is", "n (bits/dim)", "n (quality)"]
     assert table.rowCount() == 3
     assert table.item(0, 2).text() == "2 [1.95, 2.05]" and table.item(2, 3).text() == "300 [290, 310]"
-    assert table.item(0, 5).text() == "179 images" and table.item(0, 6).text() == "100 samples vs 179 real"
+    assert table.item(0, 5).text() == "dequantized K=8, bound" and table.item(1, 5).text() == "exact"
+    assert table.item(0, 6).text() == "179 images" and table.item(0, 7).text() == "100 samples vs 179 real"
 
 
 def test_rankings_follow_the_chosen_metric_with_tau_and_discordant_pairs(view):
