@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,7 +119,7 @@ class ComparisonPresenter(QObject):
         """A fresh comparison file in the sessions folder, with the window's sample count, device and reference."""
         settings = ComparisonSettings(reference=self.controller.reference_source, n_samples=self.controller.n_samples,
                                       device=self.controller.device, features=features)
-        path = sessions_dir() / f"comparison-{time.strftime('%Y%m%d-%H%M%S')}-{id(self) % 10_000:04d}{COMPARISON_SUFFIX}"
+        path = sessions_dir() / f"comparison-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{COMPARISON_SUFFIX}"
         try:
             return self._switch(Comparison.create(path, settings))
         except GenLoupeError as error:

@@ -83,7 +83,7 @@ def test_a_cancelled_or_broken_model_is_not_added_and_the_others_finish(window, 
     assert window.error_box.isVisible() and "broken.pt" in window.error_box.text()
     assert [m.name for m in presenter.comparison.members()] == ["autoregressive.pt"]
     path = presenter.comparison.path
-    presenter.new_comparison()
+    assert presenter.new_comparison().path != path  # within the same second too: a new file, never the old one
     window.open_path(str(path))  # File ▸ Open or `genloupe open` on a comparison file
     assert presenter.comparison.path == path and presenter.view.table.rowCount() == 1
 
