@@ -186,6 +186,12 @@ class ComparisonPresenter(QObject):
         show_trajectory(self.trajectory, self.data)
         self.changed.emit(self.data)
 
+    def close(self) -> None:
+        """After the jobs stopped (the controller waits for them): close the comparison file."""
+        if self.comparison is not None:
+            self.comparison.close()
+            self.comparison = None
+
     def open_member(self, position: int) -> None:
         """Open a member's session in the main views (its per-sample table, its flags)."""
         if self.data is None or not 0 <= position < len(self.data.members):

@@ -541,6 +541,7 @@ class MainWindow(QMainWindow):
         self.settings.set_value("window/geometry", self.saveGeometry())
         self.settings.sync()
         self.controller.close()
+        self.comparison.close()
         super().closeEvent(event)
 
 
