@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 JOB_PREFIX = "compare "
 SWEEP_DEMO = "autoregressive"  # the demo model the one-step noise-mixture sweep mixes with noise
 TRAJECTORY_QUALITY = ("precision", "fid")
-DEFAULT_FEATURES = "digits-cnn"
 # The sweep measures quality on raw pixels: the embedded digits classifier maps uniform noise into the digits'
 # own feature manifold (about 70% of pure noise images count as precise there), raw pixels place none of it there.
 SWEEP_FEATURES = "pixels"
@@ -115,10 +114,11 @@ class ComparisonPresenter(QObject):
         self._show_docks()
         return started
 
-    def new_comparison(self, features: str = DEFAULT_FEATURES) -> Comparison | None:
-        """A fresh comparison file in the sessions folder, with the window's sample count, device and reference."""
+    def new_comparison(self, features: str | None = None) -> Comparison | None:
+        """A fresh comparison file in the sessions folder, with the window's sample count, device, reference and
+        features (the Features box) unless ``features`` says otherwise."""
         settings = ComparisonSettings(reference=self.controller.reference_source, n_samples=self.controller.n_samples,
-                                      device=self.controller.device, features=features)
+                                      device=self.controller.device, features=features or self.controller.features)
         path = sessions_dir() / f"comparison-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{COMPARISON_SUFFIX}"
         try:
             return self._switch(Comparison.create(path, settings))

@@ -37,7 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference", default=None, help="reference data source (default: the embedded digits)")
     parser.add_argument("--split", default=None, choices=["train", "val", "test", "all"], help="reference split (default test)")
     parser.add_argument("--n", type=int, default=None, help="samples drawn per model (default 1000)")
-    parser.add_argument("--features", default=None, help="feature extractor name or file (default digits-cnn)")
+    parser.add_argument("--features", default=None,
+                        help="auto (follows the data; the default), digits-cnn, inception-fid, dinov2, pixels, pixels:D "
+                        "or an extractor file; `genloupe features` lists them")
     parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(ALL_METRICS)}")
     parser.add_argument("--seed", type=int, default=None, help="seed shared by every model (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

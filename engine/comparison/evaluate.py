@@ -9,7 +9,7 @@ evaluation goes to its own session file, the comparison keeps its metrics.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ import numpy as np
 from ..checkpoints import content_hash, open_model
 from ..data import Dataset, open_data
 from ..evaluation import Evaluation, evaluate
-from ..features import list_extractors
+from ..compatibility import resolve_features
+from ..features.registry import is_user_file
 from ..metrics.intervals import t_interval
 from ..models.noise_mixture import NoiseMixture
 from ..progress import Progress, null_progress
@@ -59,9 +60,11 @@ def evaluate_member(spec: MemberSpec, settings: ComparisonSettings, reference: D
     progress = progress or null_progress()
     model = open_model(spec.address, trust_code=spec.trust_code)
     evaluated = NoiseMixture(model, spec.noise_weight) if spec.noise_weight else model
-    options = {} if settings.features in list_extractors() else {"trust_code": spec.trust_code}
+    features = resolve_features(settings.features, reference.shape)  # 'auto' resolves alike for every member
+    options = {"trust_code": spec.trust_code} if is_user_file(features) else {}  # TorchScript extractors need trust
     further = {"train": train} if train is not None else None
-    result = evaluate(evaluated, reference, settings.evaluation_settings(options), further=further, progress=progress)
+    shared = replace(settings, features=features).evaluation_settings(options)
+    result = evaluate(evaluated, reference, shared, further=further, progress=progress)
     progress.check()  # a cancelled member writes no session
     checkpoint_hash = content_hash(spec.address.partition("#")[0])
     run = {"checkpoint": spec.address, "checkpoint_hash": checkpoint_hash, "reference_source": settings.reference,

@@ -42,7 +42,7 @@ class ComparisonSettings:
     reference: str = "digits"
     split: str = "test"
     n_samples: int = 1000
-    features: str = "digits-cnn"
+    features: str = "auto"  # follows the data (engine.compatibility), resolved alike for every member
     metrics: tuple[str, ...] = ALL_METRICS
     seed: int = 0
     k_deq: int = 8
