@@ -50,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the comparison (every number) here")
     parser.add_argument("--csv", type=Path, default=None, help="write one row per model here")
     parser.add_argument("--session", type=Path, default=None,
-                        help="comparison file to write, or to add the models to when it exists")
+                        help="comparison file to write, or to add the models to when it exists; the models' session "
+                        "files go beside it (without --session they are temporary)")
     parser.set_defaults(run=run)
 
 
