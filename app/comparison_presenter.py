@@ -109,6 +109,7 @@ class ComparisonPresenter(QObject):
         for spec in specs:
             if (spec.address, spec.noise_weight) in known:
                 continue
+            known.add((spec.address, spec.noise_weight))
             self._start(comparison, spec)
             started += 1
         self._show_docks()

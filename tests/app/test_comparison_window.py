@@ -49,7 +49,7 @@ def test_add_models_click_a_row_and_see_its_samples_with_its_own_flags(window, q
     path = presenter.comparison.path
     before = [m.session for m in presenter.comparison.members()]
 
-    assert presenter.add_models([str(DEMO / "mixture.pt"), str(DEMO / "flow.pt")]) == 1  # flow.pt is already in
+    assert presenter.add_models([str(DEMO / "mixture.pt"), str(DEMO / "flow.pt"), str(DEMO / "mixture.pt")]) == 1
     members_done(qtbot, presenter, 3)
     assert [m.session for m in presenter.comparison.members()][:2] == before
     assert presenter.view.ranking_table.rowCount() == 3 and "τ" in presenter.view.tau_label.text()
