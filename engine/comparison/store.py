@@ -19,8 +19,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import io as bounded
 from ..errors import SessionError
 from ..evaluation import ALL_METRICS, EvaluationSettings
+from ..session import stored
 
 APPLICATION_ID = 0x474C434D  # "GLCM": marks a SQLite file as a GenLoupe comparison
 SCHEMA_VERSION = 1
@@ -57,11 +59,19 @@ class ComparisonSettings:
         return {**asdict(self), "metrics": list(self.metrics)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ComparisonSettings":
+    def from_dict(cls, data: dict[str, Any], where: str = "comparison") -> "ComparisonSettings":
+        """Settings as stored; a field of the wrong type or out of range is a SessionError (the file is untrusted)."""
         known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
-        if "metrics" in known:
-            known["metrics"] = tuple(known["metrics"])
-        return cls(**known)
+        for key, kind in (("reference", str), ("split", str), ("features", str), ("device", str), ("n_samples", int),
+                          ("seed", int), ("k_deq", int)):
+            if key in known and (not isinstance(known[key], kind) or isinstance(known[key], bool)):
+                raise SessionError(f"{where}: setting {key} is {bounded.describe(known[key])}, not {kind.__name__}")
+        metrics = known.get("metrics", list(ALL_METRICS))
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics) or not set(metrics) <= set(ALL_METRICS):
+            raise SessionError(f"{where}: setting metrics is {bounded.describe(metrics)}, not a list out of {ALL_METRICS}")
+        if known.get("n_samples", 2) < 2 or known.get("k_deq", 1) < 1:
+            raise SessionError(f"{where}: settings ask for {known.get('n_samples')} samples and K={known.get('k_deq')}")
+        return cls(**{**known, "metrics": tuple(metrics)})
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,7 @@ class Comparison:
             raise SessionError(f"{path}: not a GenLoupe comparison file")
         db = _connect(path, read_only=read_only)
         try:
+            _check_schema(db, path)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 raise SessionError(f"{path}: comparison schema version {version}; this GenLoupe reads {SCHEMA_VERSION}")
@@ -167,13 +178,14 @@ class Comparison:
 
     @property
     def settings(self) -> ComparisonSettings:
-        return ComparisonSettings.from_dict(json.loads(self._meta("settings")))
+        where = str(self.path)
+        return ComparisonSettings.from_dict(stored.record(self._meta("settings"), "settings", where), where)
 
     @property
     def reference(self) -> dict[str, Any] | None:
         """The reference's identity (name, checksum, n, levels), set by the first member."""
         value = self._meta("reference", required=False)
-        return None if value is None else json.loads(value)
+        return None if value is None else stored.record(value, "reference", str(self.path))
 
     # -- members ------------------------------------------------------------------------------------
 
@@ -182,9 +194,7 @@ class Comparison:
             "SELECT id, name, address, noise_weight, epoch, epoch_source, session, summary, added FROM members "
             "ORDER BY epoch IS NULL, epoch, address, noise_weight, id"
         )
-        return [Member(name=name, address=address, session=self.path.parent / session, summary=json.loads(summary),
-                       noise_weight=float(weight), epoch=epoch, epoch_source=source, id=member_id, added=added)
-                for member_id, name, address, weight, epoch, source, session, summary, added in rows]
+        return [_member(self.path, *row) for row in rows]
 
     def add_member(self, member: Member) -> Member:
         """Record an evaluated member; its reference must be the comparison's (the first member sets it)."""
@@ -233,6 +243,34 @@ class Comparison:
     def _check_writable(self) -> None:
         if self.read_only:
             raise SessionError(f"{self.path} is open read-only")
+
+
+def _member(path: Path, member_id: Any, name: Any, address: Any, weight: Any, epoch: Any, source: Any, session: Any,
+            summary: Any, added: Any) -> Member:
+    """One stored member row, checked: text where text belongs, numbers in range, a bounded JSON summary."""
+    where = f"{path}: member {bounded.describe(name)}"
+    if not all(isinstance(v, str) for v in (name, address, source, session)):
+        raise SessionError(f"{where}: its name, address and session must be text")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight < 1.0:
+        raise SessionError(f"{where}: noise weight {bounded.describe(weight)} is not a number in [0, 1)")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)):
+        raise SessionError(f"{where}: epoch {bounded.describe(epoch)} is not a whole number")
+    if isinstance(added, bool) or not isinstance(added, (int, float)):
+        raise SessionError(f"{where}: its time added {bounded.describe(added)} is not a number")
+    summary = stored.record(summary, "summary", where)
+    metrics = summary.get("metrics", {})
+    if not isinstance(metrics, dict) or not all(isinstance(entry, dict) for entry in metrics.values()):
+        raise SessionError(f"{where}: its metrics are not a mapping of metric entries")
+    stored.metrics(metrics, where)
+    return Member(name=name, address=address, session=path.parent / session, summary=summary, noise_weight=float(weight),
+                  epoch=epoch, epoch_source=source, id=member_id, added=float(added))
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Exactly the comparison's tables: a view or trigger (code a crafted file could carry) is refused."""
+    rows = db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
+    if sorted(rows) != [("table", "members"), ("table", "meta")]:
+        raise SessionError(f"{path}: not a GenLoupe comparison layout ({bounded.describe(sorted(name for _, name in rows))})")
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:

@@ -184,10 +184,36 @@ def test_a_damaged_comparison_is_a_session_error(tmp_path):
     db.execute("UPDATE members SET summary = '{broken'")
     db.commit()
     db.close()
-    with pytest.raises(SessionError, match="corrupt"):
+    with pytest.raises(SessionError, match="summary.*not valid JSON"):
         Comparison.open(path)
     data = bytearray(path.read_bytes())
     data[120:4000] = b"\xff" * (4000 - 120)
     path.write_bytes(bytes(data))
     with pytest.raises(SessionError):
         Comparison.open(path)
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("CREATE VIEW spin AS WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r", "layout"),
+    ("CREATE TRIGGER t AFTER INSERT ON members BEGIN DELETE FROM meta; END", "layout"),
+    ("UPDATE meta SET value = '{\"n_samples\": \"lots\"}' WHERE key = 'settings'", "n_samples"),
+    ("UPDATE meta SET value = '{\"metrics\": [\"ll\", \"rm -rf\"]}' WHERE key = 'settings'", "metrics"),
+    ("UPDATE meta SET value = '[1, 2]' WHERE key = 'settings'", "not an object"),
+    ("UPDATE meta SET value = '" + "[" * 5000 + "' WHERE key = 'settings'", "settings"),
+    ("UPDATE members SET noise_weight = 7", "noise weight"),
+    ("UPDATE members SET epoch = 'soon'", "epoch"),
+    ("UPDATE members SET name = x'00ff'", "text"),
+    ("UPDATE members SET summary = '{\"metrics\": {\"fid\": {\"value\": \"big\"}}}'", "not a number"),
+])
+def test_a_crafted_comparison_is_a_one_line_session_error(tmp_path, sql, message):
+    path = tmp_path / "c.glcompare"
+    with Comparison.create(path, ComparisonSettings()) as comparison:
+        comparison.add_member(member("flow", tmp_path, 3, bpd=2.0))
+    db = sqlite3.connect(path)
+    db.execute(sql)
+    db.commit()
+    db.close()
+    with pytest.raises(SessionError, match=message) as error:
+        with Comparison.open(path) as comparison:
+            comparison.settings  # noqa: B018
+    assert "\n" not in str(error.value)
