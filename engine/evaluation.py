@@ -164,10 +164,10 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
             score = M.inception_score(fake.logits, splits=min(10, n_fake))
             result.metrics["is"] = {"value": score.mean, "std": score.std, **_interval(score.interval), "n_fake": n_fake,
                                     "convention": f"{extractor.name} logits, {min(10, n_fake)} splits"}
-        with timer("metric precision/recall, density/coverage, nearest real"):
+        with timer("metric precision/recall, density/coverage, nearest neighbours"):
             manifold = M.manifold_metrics(
                 real.features, fake.features, k_pr=settings.k_pr if "pr" in wanted else None,
-                k_dc=settings.k_dc if "dc" in wanted else None, k_nn=1, device=device,
+                k_dc=settings.k_dc if "dc" in wanted else None, k_nn=1, real_nearest=True, device=device,
                 memory_budget=settings.memory_budget, progress=progress,
             )
         if manifold.precision_recall is not None:
@@ -182,10 +182,7 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
             result.metrics["coverage"] = {"value": dc.coverage, "k": dc.k, **_interval(dc.coverage_interval), **sizes}
         nearest = manifold.nearest
         result.columns["sample"].update(nn_id=nearest.indices[:, 0].astype(np.int64), nn_distance=nearest.distances[:, 0])
-        # each real image's nearest *other* real image: the second neighbour of the set with itself
-        with timer("metric nearest other real"):
-            result.real_nn_distance = M.nearest_real(real.features, real.features, k=2, device=device,
-                                                     memory_budget=settings.memory_budget).distances[:, 1]
+        result.real_nn_distance = manifold.real_nn_distance  # each real image's nearest *other* real image
         if result.training is not None:
             seen = extract_features(extractor, result.training, reference.levels, device=device, progress=progress)
             copies = M.nearest_real(fake.features, seen.features, k=1, device=device, memory_budget=settings.memory_budget)
