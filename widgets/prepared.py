@@ -99,15 +99,16 @@ class ScatterData:
 
 
 def scatter_data(bpd: ArrayLike, quality: ArrayLike, ids: ArrayLike | None = None, flagged: ArrayLike | None = None,
-                 name: str = "samples", size: float = 6.0) -> ScatterData:
-    """Plain and flagged layers of bits/dim against quality, with Spearman's rho."""
+                 name: str = "samples", size: float = 6.0, rank: tuple[float, int] | None = None) -> ScatterData:
+    """Plain and flagged layers of bits/dim against quality, with Spearman's rho (``rank`` gives it when known:
+    flags change the layers, not the correlation)."""
     bpd = np.asarray(bpd, dtype=np.float64).ravel()
     quality = np.asarray(quality, dtype=np.float64).ravel()
     if bpd.shape != quality.shape:
         raise ValueError(f"{bpd.size} bits/dim values for {quality.size} quality values")
     ids = np.arange(bpd.size, dtype=np.int64) if ids is None else ids
     flags = np.zeros(bpd.size, bool) if flagged is None else np.asarray(flagged, bool).ravel()
-    rho, n = spearman(bpd, quality)
+    rho, n = spearman(bpd, quality) if rank is None else rank
     layers = point_layers(name, np.column_stack([bpd, quality]), ids, size, flags, n_categories=2)
     return ScatterData(layers, rho, n, bool(flags.any()))
 

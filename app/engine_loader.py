@@ -1,0 +1,59 @@
+"""Importing the engine (torch among it) off the GUI thread, so that the window paints first.
+
+torch's import holds the interpreter lock through the loading of its shared libraries (a 250 ms
+stall of the GUI thread on this project's machines, even when a worker does the import). ctypes
+releases the lock while it loads a library, so the libraries are loaded through it first; the
+import that follows finds them in memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib.util
+import sys
+import threading
+from pathlib import Path
+
+# The torch library that pulls in the others (libtorch, libtorch_cpu, libc10 ...) as its dependencies.
+_TORCH_LIBRARY = "libtorch_python.so"
+
+
+def preload_torch_libraries() -> None:
+    """Load torch's shared libraries with the interpreter lock released (Linux; elsewhere a no-op)."""
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    library = Path(spec.submodule_search_locations[0]) / "lib" / _TORCH_LIBRARY
+    if library.is_file():
+        try:
+            ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            return  # the import below loads it the ordinary way
+
+
+_loading = threading.Lock()
+
+
+def load_engine() -> None:
+    """Import what evaluating and opening models needs (call from a worker; idempotent).
+
+    The garbage collector stays off while the imports allocate (a full pass in the worker holds the lock
+    for 100-250 ms), and what they made is frozen out of later full passes: it lives as long as the program.
+    """
+    with _loading:
+        if "genloupe.engine.results" in sys.modules:
+            return
+        preload_torch_libraries()
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            import genloupe.engine.checkpoints  # noqa: F401
+            import genloupe.engine.evaluation  # noqa: F401
+            import genloupe.engine.results  # noqa: F401
+        finally:
+            gc.freeze()
+            if enabled:
+                gc.enable()
