@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from genloupe.app.demo import scoring_companion
-from genloupe.app.engine_loader import load_engine
+from genloupe.app.engine_loader import load_engine, with_collector_paused
 from genloupe.app.flag_bits import FlagBits
 from genloupe.app.jobs import Jobs
 from genloupe.app.settings import Settings, sessions_dir
@@ -135,7 +135,7 @@ class Controller(QObject):
             write_session(result, path, run).close()
             return read_session(path, verify_checkpoint=False)  # hashed a moment ago
 
-        self.jobs.start("evaluate", task)
+        self.jobs.start("evaluate", with_collector_paused(task))  # the first imports the engine, data readers
 
     def cancel(self, kind: str) -> None:
         self.jobs.cancel(kind)
@@ -167,7 +167,7 @@ class Controller(QObject):
 
     def open_session(self, path: str | Path) -> None:
         """Open a session file (a job): read-only with a warning when its checkpoint changed on disk."""
-        self.jobs.start("session", lambda progress: read_session(path))
+        self.jobs.start("session", with_collector_paused(lambda progress: read_session(path)))
 
     def _show(self, view: SessionView) -> None:
         """Make a session read in a worker the open one (in the GUI thread: a connection, no reading)."""

@@ -13,7 +13,13 @@ import gc
 import importlib.util
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # The torch library that pulls in the others (libtorch, libtorch_cpu, libc10 ...) as its dependencies.
 _TORCH_LIBRARY = "libtorch_python.so"
@@ -37,23 +43,43 @@ def preload_torch_libraries() -> None:
 _loading = threading.Lock()
 
 
-def load_engine() -> None:
-    """Import what evaluating and opening models needs (call from a worker; idempotent).
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run a job's block with the garbage collector off, and freeze what it imported.
 
-    The garbage collector stays off while the imports allocate (a full pass in the worker holds the lock
-    for 100-250 ms), and what they made is frozen out of later full passes: it lives as long as the program.
+    The first evaluation imports torch, scikit-learn, readers and extractors in its worker; a full
+    collection there held the interpreter lock for 130-900 ms while the window waited. Modules live as
+    long as the program, so once a block imported any, everything alive is moved out of later full passes.
     """
-    with _loading:
+    modules = len(sys.modules)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if len(sys.modules) > modules:
+            gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def with_collector_paused(task: Callable[[Any], T]) -> Callable[[Any], T]:
+    """A job's task run inside :func:`collector_paused`."""
+
+    @wraps(task)
+    def run(progress: Any) -> T:
+        with collector_paused():
+            return task(progress)
+
+    return run
+
+
+def load_engine() -> None:
+    """Import what evaluating and opening models needs (call from a worker; idempotent)."""
+    with _loading, collector_paused():
         if "genloupe.engine.results" in sys.modules:
             return
         preload_torch_libraries()
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            import genloupe.engine.checkpoints  # noqa: F401
-            import genloupe.engine.evaluation  # noqa: F401
-            import genloupe.engine.results  # noqa: F401
-        finally:
-            gc.freeze()
-            if enabled:
-                gc.enable()
+        import genloupe.engine.checkpoints  # noqa: F401
+        import genloupe.engine.evaluation  # noqa: F401
+        import genloupe.engine.results  # noqa: F401

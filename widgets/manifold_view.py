@@ -91,7 +91,7 @@ class ManifoldView(PointsView):
             self._add_layers(points.layers, styles, z)
             self._sets[points.name] = (points.xy, points.radii)
             self._add_legend_entries(styles, points)
-        self._finish_layers(keep_view)
+        self._finish_layers(keep_view, data.drawn)
 
     def _add_legend_entries(self, styles: tuple[tuple[QtGui.QBrush, QtGui.QPen], ...], points: ManifoldSet) -> None:
         """One entry per category shown, with its count; one plain entry when membership is unknown."""

@@ -50,6 +50,9 @@ def histogram_data(sets: Mapping[str, ArrayLike], ids: Mapping[str, ArrayLike] |
     return HistogramData(edges, values, set_ids, heights)
 
 
+MAX_DRAWN = 12_000  # points a scatter draws; beyond, a seeded random subsample (selection still sees every point)
+
+
 @dataclass(frozen=True)
 class PointLayer:
     """Points of one set sharing one category and one marker size: one pyqtgraph item, one style."""
@@ -60,11 +63,24 @@ class PointLayer:
     xy: np.ndarray  # (N, 2) float64, finite
     ids: np.ndarray | None  # (N,) int64; None: not selectable
     rows: np.ndarray  # (N,) index of each point in the set's arrays
+    drawn: np.ndarray  # (M,) positions in xy drawn (all of them, or a subsample of a large plot)
+
+
+def drawn_subsample(n: int, keep: np.ndarray | None = None, limit: int = MAX_DRAWN) -> np.ndarray:
+    """Which of n points to draw: all up to ``limit``, else a seeded random ``limit`` of them plus every
+    point ``keep`` marks (flagged samples stay visible). Seeded, so a redraw keeps the same points."""
+    if n <= limit:
+        return np.ones(n, bool)
+    chosen = np.zeros(n, bool)
+    chosen[np.random.default_rng(0).choice(n, limit, replace=False)] = True
+    return chosen | keep if keep is not None else chosen
 
 
 def point_layers(group: str, xy: ArrayLike, ids: ArrayLike | None, sizes: ArrayLike | float,
-                 category: ArrayLike | None = None, n_categories: int = 1) -> tuple[PointLayer, ...]:
+                 category: ArrayLike | None = None, n_categories: int = 1,
+                 drawn: np.ndarray | None = None) -> tuple[PointLayer, ...]:
     """Split a set into layers of one (category, size) each; rows with a non-finite coordinate are dropped.
+    ``drawn`` (a mask over the rows, default all) marks the points the layers draw.
 
     pyqtgraph looks each point's style up per point in Python unless every point of an item shares
     one (then the view looks it up once), so uniform layers are what keeps 50 000 points fast.
@@ -79,12 +95,14 @@ def point_layers(group: str, xy: ArrayLike, ids: ArrayLike | None, sizes: ArrayL
         raise ValueError(f"{group}: {len(cat)} categories for {n} points")
     size_arr = np.broadcast_to(np.asarray(sizes, dtype=np.float64), (n,))
     finite = np.isfinite(xy).all(axis=1)
+    drawn = np.ones(n, bool) if drawn is None else drawn
     layers = []
     for c in range(n_categories):
         in_category = finite & (cat == c)
         for size in np.unique(size_arr[in_category]):
             rows = np.flatnonzero(in_category & (size_arr == size))
-            layers.append(PointLayer(group, c, float(size), xy[rows], None if ids_arr is None else ids_arr[rows], rows))
+            layers.append(PointLayer(group, c, float(size), xy[rows], None if ids_arr is None else ids_arr[rows], rows,
+                                     np.flatnonzero(drawn[rows])))
     return tuple(layers)
 
 
@@ -96,6 +114,7 @@ class ScatterData:
     rho: float
     n: int
     any_flagged: bool
+    drawn: int  # points drawn (fewer than n when subsampled)
 
 
 def scatter_data(bpd: ArrayLike, quality: ArrayLike, ids: ArrayLike | None = None, flagged: ArrayLike | None = None,
@@ -109,8 +128,9 @@ def scatter_data(bpd: ArrayLike, quality: ArrayLike, ids: ArrayLike | None = Non
     ids = np.arange(bpd.size, dtype=np.int64) if ids is None else ids
     flags = np.zeros(bpd.size, bool) if flagged is None else np.asarray(flagged, bool).ravel()
     rho, n = spearman(bpd, quality) if rank is None else rank
-    layers = point_layers(name, np.column_stack([bpd, quality]), ids, size, flags, n_categories=2)
-    return ScatterData(layers, rho, n, bool(flags.any()))
+    drawn = drawn_subsample(bpd.size, keep=flags)
+    layers = point_layers(name, np.column_stack([bpd, quality]), ids, size, flags, n_categories=2, drawn=drawn)
+    return ScatterData(layers, rho, n, bool(flags.any()), sum(len(layer.drawn) for layer in layers))
 
 
 def spearman(x: ArrayLike, y: ArrayLike) -> tuple[float, int]:
@@ -170,6 +190,7 @@ class ManifoldData:
     k: int
     axis_labels: tuple[str, str]
     title: str
+    drawn: int  # points drawn of both sets (fewer than all when subsampled)
 
 
 def manifold_data(real_xy: ArrayLike, generated_xy: ArrayLike, *, generated_ids: ArrayLike | None = None,
@@ -184,15 +205,17 @@ def manifold_data(real_xy: ArrayLike, generated_xy: ArrayLike, *, generated_ids:
     gen_xy = np.asarray(generated_xy, dtype=np.float64).reshape(-1, 2)
     gen_ids = np.arange(len(gen_xy), dtype=np.int64) if generated_ids is None else generated_ids
     gen_sizes = REAL_SIZE_PX if realism is None else realism_sizes(realism)
+    drawn = drawn_subsample(len(real_xy) + len(gen_xy))
     sets = []
-    for xy, ids, inside, sizes, radii, name, other in (
-            (real_xy, real_ids, real_in, REAL_SIZE_PX, real_radii, names[0], names[1]),
-            (gen_xy, gen_ids, generated_in, gen_sizes, generated_radii, names[1], names[0])):
+    for xy, ids, inside, sizes, radii, name, other, shown in (
+            (real_xy, real_ids, real_in, REAL_SIZE_PX, real_radii, names[0], names[1], drawn[:len(real_xy)]),
+            (gen_xy, gen_ids, generated_in, gen_sizes, generated_radii, names[1], names[0], drawn[len(real_xy):])):
         known = inside is not None
         inside = np.ones(len(xy), bool) if inside is None else np.asarray(inside, bool).ravel()
         if len(inside) != len(xy):
             raise ValueError(f"{name}: {len(inside)} membership flags for {len(xy)} points")
-        layers = point_layers(name, xy, ids, sizes, ~inside, n_categories=2)
+        layers = point_layers(name, xy, ids, sizes, ~inside, n_categories=2, drawn=shown)
         sets.append(ManifoldSet(name, other, xy, None if radii is None else np.asarray(radii, np.float64).ravel(),
                                 layers, int(inside.sum()), int((~inside).sum()), known))
-    return ManifoldData(sets[0], sets[1], k, axis_labels, title if title is not None else f"k-NN manifolds, k = {k}")
+    return ManifoldData(sets[0], sets[1], k, axis_labels, title if title is not None else f"k-NN manifolds, k = {k}",
+                        sum(len(layer.drawn) for points in sets for layer in points.layers))

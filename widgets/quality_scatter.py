@@ -98,6 +98,7 @@ class PointsView(QtWidgets.QWidget):
         self._rubber.hide()
         self.plot.addItem(self._rubber, ignoreBounds=True)
         self._flag_summary = ""
+        self._subsample_note = ""  # says when a large plot draws a subsample
         self.status = theme.status_label()
 
         theme.stack_plot_and_status(self, self.plot, self.status)
@@ -122,12 +123,15 @@ class PointsView(QtWidgets.QWidget):
             brush, pen = styles[points.category]
             item = _PassiveScatter(symbol="o", pxMode=True, brush=brush, pen=pen, size=points.size)
             item.setZValue(z + 0.1 * points.category)
-            item.setData(pos=points.xy, size=points.size)
+            item.setData(pos=points.xy[points.drawn], size=points.size)
             self.plot.addItem(item)
             self._layers.append(_Layer(item, points))
 
-    def _finish_layers(self, keep_view: bool) -> None:
-        """Redraw the selection over the new points and, unless keep_view, fit the view to them."""
+    def _finish_layers(self, keep_view: bool, drawn: int | None = None) -> None:
+        """Redraw the selection over the new points and, unless keep_view, fit the view to them.
+        ``drawn``: how many points the layers draw, when a large plot draws a subsample."""
+        total = self.point_count()
+        self._subsample_note = f"drawing a random {drawn:,} of {total:,} points" if drawn is not None and drawn < total else ""
         self._draw_selection()
         if not keep_view:
             self.plot.autoRange()
@@ -225,7 +229,8 @@ class PointsView(QtWidgets.QWidget):
         shown = sum(int(np.isin(layer.ids, self._selection).sum()) for layer in self._selectable())
         hint = "click a point or drag a rectangle (Shift adds, Ctrl-drag pans)"
         flags = f" · {self._flag_summary}" if self._flag_summary else ""
-        self.status.setText(f"selected {shown:,} / {self.point_count():,}{flags} · {hint}")
+        subsample = f" · {self._subsample_note}" if self._subsample_note else ""
+        self.status.setText(f"selected {shown:,} / {self.point_count():,}{flags}{subsample} · {hint}")
 
     def set_flag_summary(self, text: str) -> None:
         """A line on the flags (e.g. '12 bad · 3 memorized'), shown in the status line."""
@@ -272,7 +277,7 @@ class QualityScatter(PointsView):
             self._legend.addItem(self._keys[1], "flagged")
         self.rho, self.n = data.rho, data.n
         theme.set_title(self.plot, self.correlation_text())
-        self._finish_layers(keep_view)
+        self._finish_layers(keep_view, data.drawn)
 
     def correlation_text(self) -> str:
         """'Spearman ρ = … (n = …)' between bits/dim and the quality measure shown."""
