@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from genloupe.app.demo import scoring_companion
 from genloupe.app.engine_loader import load_engine, with_collector_paused
+from genloupe.app.feature_choice import feature_options
 from genloupe.app.flag_bits import FlagBits
 from genloupe.app.jobs import Jobs
 from genloupe.app.settings import Settings, sessions_dir
@@ -66,6 +67,7 @@ class Controller(QObject):
     flagsChanged = Signal(object)  # ids whose flags changed
     undoStateChanged = Signal()
     failed = Signal(str)  # one-line error for a dialog
+    featuresChanged = Signal(str)  # the features spec the next evaluation uses
     warned = Signal(str)
 
     def __init__(self, jobs: Jobs, settings: Settings, parent: QObject | None = None) -> None:
@@ -73,6 +75,7 @@ class Controller(QObject):
         self.jobs, self.settings = jobs, settings
         self.model_address = ""
         self.reference_source = "digits"
+        self.features = settings.features_for(self.reference_source)  # remembered per reference
         self.device = "auto"
         self.trusted_addresses: set[str] = set()  # adapters the person agreed to run
         self.n_samples = 1000
@@ -102,6 +105,15 @@ class Controller(QObject):
 
     def set_reference(self, source: str) -> None:
         self.reference_source = source
+        self.features = self.settings.features_for(source)
+        self.featuresChanged.emit(self.features)
+        if self.model_address:
+            self.evaluate()
+
+    def set_features(self, spec: str) -> None:
+        """Features for the current reference; re-evaluates the open model (remembered once that succeeds)."""
+        self.features = spec
+        self.featuresChanged.emit(spec)
         if self.model_address:
             self.evaluate()
 
@@ -109,6 +121,7 @@ class Controller(QObject):
         address, source = self.model_address, self.reference_source
         trust_code = address in self.trusted_addresses
         n_samples, device = self.n_samples, self.device
+        features, options = self.features, feature_options(self.features, self.settings)
         stem = Path(address.partition("#")[0]).stem
         path = sessions_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.genloupe"
 
@@ -119,7 +132,7 @@ class Controller(QObject):
             from genloupe.engine.evaluation import EvaluationSettings, evaluate
             from genloupe.engine.results import write_session
 
-            settings = EvaluationSettings(n_samples=n_samples, device=device)
+            settings = EvaluationSettings(n_samples=n_samples, device=device, features=features, feature_options=options)
             model = open_model(address, trust_code=trust_code)
             companion = scoring_companion(address) if model.info.likelihood == "none" else None
             scorer = open_model(companion) if companion else None
@@ -145,8 +158,10 @@ class Controller(QObject):
             self.samplesArrived.emit(value[1], value[2])
 
     def _on_failed(self, kind: str, message: str) -> None:
-        if kind == "evaluate":  # the open session's model stays the current one
+        if kind == "evaluate":  # the open session's model stays the current one, and so do the features that worked
             self.model_address = self.view.run.get("checkpoint", "") if self.view else ""
+            self.features = self.settings.features_for(self.reference_source)
+            self.featuresChanged.emit(self.features)
         self.failed.emit(message)
 
     def _on_finished(self, kind: str, result: object) -> None:
@@ -155,6 +170,7 @@ class Controller(QObject):
             self.engineLoaded.emit()
         if kind == "evaluate":
             self.settings.add_recent(self.model_address)  # only what opened: a broken file is not recalled
+            self.settings.remember_features(self.reference_source, self.features)
         if kind in ("evaluate", "session"):
             self._show(result)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, GenLoupeError
+from ..io.child import run_limited
 from .checked import LoadedModel, checked_model
 from .hashing import content_hash
 from .registry import Format, Probe, detect
@@ -35,6 +36,8 @@ def _pick_head(model: Any, head: str | None, path: Path) -> Any:
 
 # Formats whose loading runs code from the file: they open only with trust_code (the window asks).
 CODE_FORMATS = ("adapter", "torchscript")
+# Formats whose untrusted programs run when first probed: the probe runs in a limited child process.
+PROGRAM_FORMATS = ("export-bundle", "onnx")
 
 
 def format_of(path: str | os.PathLike) -> str:
@@ -70,5 +73,16 @@ def open_model(path: str | os.PathLike, *, trust_code: bool = False, head: str |
     not trusted) or ModelError, always with a one-line message.
     """
     model, fmt, path, head = load_raw(path, trust_code=trust_code, head=head)
+    isolated = fmt.name in PROGRAM_FORMATS
+    if isolated:  # a graph may loop for ever or allocate gigabytes when run: probe it where a limit can stop it
+        run_limited(f"{__name__}:probe_here", (str(path), head), path.name, CheckpointError)
     extra = {"format": fmt.title, "format_id": fmt.name, "source": str(path), "content_hash": content_hash(path)}
-    return checked_model(model, {**extra, "head": head} if head else extra)
+    return checked_model(model, {**extra, "head": head} if head else extra, probe=not isolated)
+
+
+def probe_here(path: str, head: str | None) -> None:
+    """Open ``path`` and run the open-time probe in this process (what the limited child runs)."""
+    import torch
+
+    torch.set_num_threads(1)
+    checked_model(load_raw(path, head=head)[0], {"source": path})

@@ -42,7 +42,7 @@ TRACKED_EVENT_MS = 2  # events longer than this are kept to explain the longest 
 TARGETS = {"stall_ms": 100.0, "first_paint_from_launch_s": 1.5, "session_open_s": 3.0}
 
 
-def child(launched_at: float, n_samples: int) -> dict:
+def child(launched_at: float, n_samples: int, model: str, timeout_s: int) -> dict:
     """One cold start of the app, probed; returns the figures of this run."""
     started_at, t0 = time.time(), time.perf_counter()
     from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -165,8 +165,12 @@ def child(launched_at: float, n_samples: int) -> dict:
 
     first_paint = FirstPaint()
     app.installEventFilter(first_paint)
-    QTimer.singleShot(600_000, app.quit)
+    QTimer.singleShot(timeout_s * 1000, app.quit)
     controller_module.Controller.__init__ = _with_samples(controller_module.Controller.__init__, n_samples)
+    demo_models = main_window_module.DEMO_MODELS  # the window opens the first: put the chosen one first
+    reordered = {model: demo_models[model], **{k: v for k, v in demo_models.items() if k != model}}
+    demo_models.clear()
+    demo_models.update(reordered)
     from genloupe.app.cli import main as genloupe
 
     genloupe([])  # what `genloupe` with no arguments does
@@ -234,10 +238,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--n-samples", type=int, default=1000)
+    parser.add_argument("--model", default="flow (RealNVP)", help="demo model the window opens (toolbar names)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds a run may take")
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)  # launch time, set by the parent
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child, args.n_samples)))
+        print(json.dumps(child(args.child, args.n_samples, args.model, args.timeout)))
         return 0
 
     runs = []
@@ -247,7 +253,8 @@ def main() -> int:
                    "GENLOUPE_CONFIG_DIR": os.path.join(scratch, "config"),
                    "GENLOUPE_CACHE_DIR": os.path.join(scratch, "cache")}
             launched = time.time()
-            done = subprocess.run([sys.executable, __file__, "--child", repr(launched), "--n-samples", str(args.n_samples)],
+            done = subprocess.run([sys.executable, __file__, "--child", repr(launched), "--n-samples", str(args.n_samples),
+                                   "--model", args.model, "--timeout", str(args.timeout)],
                                   env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             sys.stderr.write(done.stderr)
@@ -261,6 +268,7 @@ def main() -> int:
         "benchmark": "window responsiveness during a full demo evaluation (`genloupe` with no arguments, offscreen) "
                      "and the reopening of its saved session",
         "n_samples": args.n_samples,
+        "model": args.model,
         "cpus": os.cpu_count(),
         "probe": f"{PROBE_INTERVAL_MS} ms QTimer; stall = longest gap between ticks - {PROBE_INTERVAL_MS} ms",
         "targets": TARGETS,
