@@ -209,13 +209,13 @@ class Controller(QObject):
             self.warned.emit(view.warning)
 
     def _update_flag_bits(self, source: str, ids: np.ndarray) -> None:
-        """Apply the rows the last command wrote: ``after`` when done or redone, ``before`` when undone."""
+        """Apply what the last command changed: before → after when done or redone, after → before when undone."""
         editor = self.editor
         undone = len(editor.done) < self._done_count
         self._done_count = len(editor.done)
         command = editor.undone[-1] if undone else editor.done[-1]
         if source == SOURCE and isinstance(command, FlagCommand):
-            self.flags.replace(command.ids, command.before if undone else command.after)
+            self.flags.change(*((command.after, command.before) if undone else (command.before, command.after)))
 
     def save_session_as(self, path: str | Path) -> None:
         if self.session is None:

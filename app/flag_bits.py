@@ -2,8 +2,8 @@
 
 The views ask for flags on every key press (badges, filters, the scatter's flagged points, counts);
 reading every flag row from SQLite each time grew with the session. The bits are read once when a
-session opens and then updated from each command's own rows (``after`` when done or redone, ``before``
-when undone), which are exactly what the command wrote to the file.
+session opens and then updated from each command's own rows (from ``before`` to ``after`` when done or
+redone, back when undone), changing exactly the rows the command changed in the file.
 """
 
 from __future__ import annotations
@@ -38,10 +38,17 @@ class FlagBits:
         for idx, label, state, *_ in rows:
             self.words[idx] |= bit(label, state)
 
-    def replace(self, ids: Iterable[int], rows: Iterable[FlagRow]) -> None:
-        """The flags of ``ids`` become exactly ``rows`` (as Session.replace_flags does on disk)."""
-        self.words[np.fromiter(ids, dtype=np.int64)] = 0
-        self._add(rows)
+    def change(self, old: Iterable[FlagRow], new: Iterable[FlagRow]) -> None:
+        """Apply what a command changed, as FlagCommand.apply does on disk: each (sample, label) whose state
+        differs between its ``old`` and ``new`` rows takes the new state (or none); other flags stay."""
+        was = {(idx, label): state for idx, label, state, *_ in old}
+        becomes = {(idx, label): state for idx, label, state, *_ in new}
+        for key in was.keys() | becomes.keys():
+            if was.get(key) != becomes.get(key):
+                idx, label = key
+                self.words[idx] &= ~np.uint32(bit(label, "confirmed") | bit(label, "suggested"))
+                if key in becomes:
+                    self.words[idx] |= bit(label, becomes[key])
 
     def labels(self, idx: int) -> set[str]:
         """Labels as the grid draws them: confirmed 'bad', suggested '?bad'."""
