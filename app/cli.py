@@ -13,10 +13,11 @@ import traceback
 import warnings
 from pathlib import Path
 
+from genloupe.app.progress_bar import end_line
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report", "features")
+COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "suggest", "open", "report", "features", "compare")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -55,18 +56,23 @@ def main(argv: list[str] | None = None) -> int:
             quiet_library_warnings()
             return int(args.run(args) or 0)
     except GenLoupeError as error:
+        end_line()
         print(f"genloupe {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written, a disk that is full
+        end_line()
         print(f"genloupe {args.command}: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        end_line()
         print(f"genloupe {args.command}: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
+        end_line()
         print(f"genloupe {args.command}: error: out of memory", file=sys.stderr)
         return 2
     except Exception as error:  # a bug, or a library failing in a way no check foresaw: one line and a log
+        end_line()
         log = write_crash_log(args.command, argv)
         text = " ".join(str(error).split())[:200] or type(error).__name__
         print(f"genloupe {args.command}: internal error: {type(error).__name__}: {text} (traceback in {log})",

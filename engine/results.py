@@ -49,18 +49,22 @@ def summary(evaluation: Evaluation, *, model_path: str = "", model_hash: str = "
     }
 
 
-def write_csv(evaluation: Evaluation, path: str | Path) -> None:
-    """One row per scored image (samples, reference images, further sets): id, source and its numbers."""
+def write_csv(evaluation: Evaluation, path: str | Path, suggested: dict[int, str] | None = None) -> None:
+    """One row per scored image (samples, reference images, further sets): id, source and its numbers.
+
+    ``suggested`` ({sample id: 'bad;memorized'}) adds the column ``suggested`` for samples.
+    """
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(("id", "source", *CSV_COLUMNS))
+        writer.writerow(("id", "source", *CSV_COLUMNS, *(("suggested",) if suggested is not None else ())))
         for source, columns in evaluation.columns.items():
             if not columns:
                 continue
             n = len(next(iter(columns.values())))
             values = [columns.get(name) for name in CSV_COLUMNS]
             for i in range(n):
-                writer.writerow((i, source, *(_cell(v[i]) if v is not None else "" for v in values)))
+                extra = () if suggested is None else (suggested.get(i, "") if source == "sample" else "",)
+                writer.writerow((i, source, *(_cell(v[i]) if v is not None else "" for v in values), *extra))
 
 
 def write_session(evaluation: Evaluation, path: str | Path, run: dict[str, Any]) -> Session:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from genloupe.app.metric_rows import DISPLAY
+from genloupe.app.report.provenance import WRITERS
 from genloupe.engine.session import Session, labels_by_sample
 from genloupe.engine.session.store import FlagRow
 
@@ -39,6 +40,10 @@ RUN_LABELS = {
     "n_samples": "samples drawn",
     "device": "device",
     "likelihood_convention": "likelihood convention",
+    "scored_with": "likelihood scored under",
+    "settings": "settings",
+    "timings": "time taken",
+    "suggestions": "suggestions",
     "versions": "versions",
 }
 
@@ -214,6 +219,8 @@ def provenance_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         value = run[key]
         if key == "likelihood_convention" and isinstance(value, dict) and "description" in value:
             value = value["description"]
+        elif key in WRITERS and isinstance(value, dict):  # written for people: no raw dictionaries or keys
+            value = WRITERS[key](value)
         rows.append((RUN_LABELS.get(key, key.replace("_", " ")), _text(value)))
     return rows
 
