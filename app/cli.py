@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # the window: it paints before the subcommands' modules (and torch) are imported
+        from genloupe.app.main_window import run_app
+
+        return run_app()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

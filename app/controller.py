@@ -1,8 +1,10 @@
 """The controller: runs engine tasks through the jobs bridge and keeps the Session, the one source of truth.
 
 Views never talk to the engine. The controller opens a model and reference data in a worker,
-evaluates, writes the result to a session file, opens it in the GUI thread and tells the window
-(``sessionLoaded``). Flags go through the FlagEditor (undoable, committed before any view shows
+evaluates, writes the result to a session file, reads it back and prepares what the views draw in
+the same worker (app/view_data.py), then opens it in the GUI thread and tells the window
+(``sessionLoaded``). Opening a saved session is a job too. The engine's heavy modules (torch) are
+imported by the first job, so that the window paints before them. Flags go through the FlagEditor (undoable, committed before any view shows
 them); the selection is one engine-side Selection whose observers are the views.
 """
 
@@ -18,16 +20,16 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from genloupe.app.demo import scoring_companion
+from genloupe.app.engine_loader import load_engine, with_collector_paused
 from genloupe.app.feature_choice import feature_options
+from genloupe.app.flag_bits import FlagBits
 from genloupe.app.jobs import Jobs
 from genloupe.app.settings import Settings, sessions_dir
-from genloupe.engine.checkpoints import content_hash, open_model
-from genloupe.engine.data import open_data
+from genloupe.app.view_data import PreparedViews, prepare_views
 from genloupe.engine.errors import GenLoupeError, SessionError
-from genloupe.engine.evaluation import EvaluationSettings, evaluate
 from genloupe.engine.progress import TaskProgress
-from genloupe.engine.results import write_session
-from genloupe.engine.session import FlagEditor, Selection, Session, labels_by_sample
+from genloupe.engine.session import FlagEditor, Selection, Session
+from genloupe.engine.session.flags import FlagCommand
 from genloupe.engine.session.suggestions import SuggestOptions, Suggestions, options_record, suggest_all, write_suggestions
 
 SOURCE = "sample"  # flags and selection refer to generated samples
@@ -36,7 +38,7 @@ MAX_TRAINING_SEARCHED = 60_000  # training images searched for copies of samples
 
 @dataclass
 class SessionView:
-    """What the views render, read from the session file in the GUI thread."""
+    """What the views render, read from the session file in a worker (with its own read-only connection)."""
 
     samples: np.ndarray
     reference: np.ndarray
@@ -52,11 +54,16 @@ class SessionView:
     further_columns: dict[str, dict[str, np.ndarray]]  # more scored sets (the train split), by name
     read_only: bool = False
     notes: dict[int, str] = field(default_factory=dict)
+    flags: FlagBits | None = None  # every sample's flags when the file was read
+    prepared: PreparedViews | None = None  # the plots' arrays, ready to draw
+    path: Path | None = None
+    warning: str = ""  # said when the session is shown (e.g. opened read-only)
 
 
 class Controller(QObject):
     samplesArrived = Signal(object, int)  # samples (N,C,H,W), levels: partial result, before metrics
     sessionLoaded = Signal(object)  # SessionView
+    engineLoaded = Signal()  # torch and the engine are imported (the first job did it)
     flagsChanged = Signal(object)  # ids whose flags changed
     undoStateChanged = Signal()
     failed = Signal(str)  # one-line error for a dialog
@@ -75,7 +82,10 @@ class Controller(QObject):
         self.session: Session | None = None
         self.editor: FlagEditor | None = None
         self.view: SessionView | None = None
+        self.flags = FlagBits(0)
+        self._done_count = 0  # the editor's done stack length after its last change (tells undo from do)
         self.selection = Selection(SOURCE)
+        self._engine_loaded = False
         jobs.partial.connect(self._on_partial)
         jobs.finished.connect(self._on_finished)
         jobs.failed.connect(self._on_failed)
@@ -110,12 +120,19 @@ class Controller(QObject):
     def evaluate(self) -> None:
         address, source = self.model_address, self.reference_source
         trust_code = address in self.trusted_addresses
-        settings = EvaluationSettings(n_samples=self.n_samples, device=self.device, features=self.features,
-                                      feature_options=feature_options(self.features, self.settings))
+        n_samples, device = self.n_samples, self.device
+        features, options = self.features, feature_options(self.features, self.settings)
         stem = Path(address.partition("#")[0]).stem
         path = sessions_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.genloupe"
 
-        def task(progress: TaskProgress) -> Path:
+        def task(progress: TaskProgress) -> SessionView:
+            load_engine()
+            from genloupe.engine.checkpoints import content_hash, open_model
+            from genloupe.engine.data import open_data
+            from genloupe.engine.evaluation import EvaluationSettings, evaluate
+            from genloupe.engine.results import write_session
+
+            settings = EvaluationSettings(n_samples=n_samples, device=device, features=features, feature_options=options)
             model = open_model(address, trust_code=trust_code)
             companion = scoring_companion(address) if model.info.likelihood == "none" else None
             scorer = open_model(companion) if companion else None
@@ -129,9 +146,9 @@ class Controller(QObject):
                    "reference_source": source, "scored_with": companion}
             progress.check()  # a cancelled job writes no session
             write_session(result, path, run).close()
-            return path
+            return read_session(path, verify_checkpoint=False)  # hashed a moment ago
 
-        self.jobs.start("evaluate", task)
+        self.jobs.start("evaluate", with_collector_paused(task))  # the first imports the engine, data readers
 
     def cancel(self, kind: str) -> None:
         self.jobs.cancel(kind)
@@ -148,39 +165,57 @@ class Controller(QObject):
         self.failed.emit(message)
 
     def _on_finished(self, kind: str, result: object) -> None:
+        if not self._engine_loaded and kind in ("evaluate", "engine"):
+            self._engine_loaded = True
+            self.engineLoaded.emit()
         if kind == "evaluate":
             self.settings.add_recent(self.model_address)  # only what opened: a broken file is not recalled
             self.settings.remember_features(self.reference_source, self.features)
-            self.open_session(result, verify_checkpoint=False)  # hashed by the job a moment ago
+        if kind in ("evaluate", "session"):
+            self._show(result)
+
+    def load_engine(self) -> None:
+        """Import the engine in a worker now (when no evaluation does it first): device list, opening models."""
+        if not self._engine_loaded and not self.jobs.is_running("evaluate"):
+            self.jobs.start("engine", lambda progress: load_engine())
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def open_session(self, path: str | Path, *, verify_checkpoint: bool = True) -> None:
-        """Open a session file; read-only with a warning when its checkpoint changed on disk."""
+    def open_session(self, path: str | Path) -> None:
+        """Open a session file (a job): read-only with a warning when its checkpoint changed on disk."""
+        self.jobs.start("session", with_collector_paused(lambda progress: read_session(path)))
+
+    def _show(self, view: SessionView) -> None:
+        """Make a session read in a worker the open one (in the GUI thread: a connection, no reading)."""
         try:
-            session = Session.open(path)
-            run = session.run
-            read_only = verify_checkpoint and not self._checkpoint_unchanged(run)
-            if read_only:
-                session.close()
-                session = Session.open(path, read_only=True)
-                self.warned.emit(f"{Path(path).name}: the checkpoint {run.get('checkpoint')} changed on disk since "
-                                 "this session was made; opened read-only")
-            view = self._read_view(session)
+            session = Session.open(view.path, read_only=view.read_only)
         except GenLoupeError as error:
             self.failed.emit(str(error))
             return
         if self.session is not None:
             self.session.close()
-        self.session, self.view = session, view
-        self.model_address = run.get("checkpoint", self.model_address)
+        self.session, self.view, self.flags = session, view, view.flags
+        self.model_address = view.run.get("checkpoint", self.model_address)
         self.editor = FlagEditor(session)
+        self._done_count = 0
+        self.editor.listeners.append(self._update_flag_bits)  # first: the views read the bits
         self.editor.listeners.append(lambda source, ids: self.flagsChanged.emit(ids))
         self.editor.listeners.append(lambda source, ids: self.undoStateChanged.emit())
         self.editor.listeners.append(self._reread_notes)
         self.selection.clear()
         self.sessionLoaded.emit(view)
         self.undoStateChanged.emit()
+        if view.warning:
+            self.warned.emit(view.warning)
+
+    def _update_flag_bits(self, source: str, ids: np.ndarray) -> None:
+        """Apply what the last command changed: before → after when done or redone, after → before when undone."""
+        editor = self.editor
+        undone = len(editor.done) < self._done_count
+        self._done_count = len(editor.done)
+        command = editor.undone[-1] if undone else editor.done[-1]
+        if source == SOURCE and isinstance(command, FlagCommand):
+            self.flags.change(*((command.after, command.before) if undone else (command.before, command.after)))
 
     def save_session_as(self, path: str | Path) -> None:
         if self.session is None:
@@ -193,51 +228,14 @@ class Controller(QObject):
         self.editor = FlagEditor(copy, listeners=self.editor.listeners if self.editor else [])
         self.undoStateChanged.emit()
 
-    @staticmethod
-    def _checkpoint_unchanged(run: dict[str, Any]) -> bool:
-        path = str(run.get("checkpoint", "")).partition("#")[0]
-        if not path or not run.get("checkpoint_hash"):
-            return True
-        try:
-            return content_hash(path) == run["checkpoint_hash"]
-        except (GenLoupeError, OSError):
-            return False
-
-    @staticmethod
-    def _read_view(session: Session) -> SessionView:
-        samples, levels = session.read_images("sample")
-        reference, _ = session.read_images("reference")
-        nn = session.read_columns("reference-nn")
-        sources = session.sources()
-        return SessionView(
-            samples=samples,
-            reference=reference,
-            levels=levels,
-            sample_columns=session.read_columns("sample"),
-            reference_columns=session.read_columns("reference"),
-            metrics=session.read_metrics(),
-            run=session.run,
-            sample_bits=session.read_array("sample-bits"),
-            real_nn_distance=nn.get("nn_distance"),
-            training=session.read_images("training")[0] if "training" in sources else None,
-            training_nn_distance=session.read_columns("training-nn").get("nn_distance"),
-            further_columns={source: session.read_columns(source) for source in sources
-                             if source not in (SOURCE, "reference", "reference-nn", "training", "training-nn")},
-            read_only=session.read_only,
-            notes={idx: text for idx, (text, _) in session.notes(SOURCE).items()},
-        )
-
     # -- flags -------------------------------------------------------------------------------------------
 
     def flag_sets(self, ids: np.ndarray | None = None) -> dict[int, set[str]]:
-        """{id: labels} as the grid draws them: confirmed 'bad', suggested '?bad'."""
+        """{id: labels} of flagged samples (of ``ids`` if given) as the grid draws them: 'bad', suggested '?bad'."""
         if self.session is None:
             return {}
-        rows = self.session.flag_rows(SOURCE, None if ids is None else ids.tolist())
-        return {
-            idx: {label if state == "confirmed" else f"?{label}" for label, state in labels.items()}
-            for idx, labels in labels_by_sample(rows).items()
-        }
+        wanted = np.flatnonzero(self.flags.flagged()) if ids is None else np.asarray(ids, dtype=np.int64)
+        return {int(i): labels for i in wanted.tolist() if (labels := self.flags.labels(i))}
 
     def flag_reasons(self, idx: int) -> list[str]:
         """The one-line reasons a sample's flags carry (a suggestion's numbers and threshold)."""
@@ -321,3 +319,55 @@ class Controller(QObject):
         if self.session is not None:
             self.session.close()
             self.session = None
+
+
+def read_session(path: str | Path, *, verify_checkpoint: bool = True) -> SessionView:
+    """Everything the views show of a session file, with a read-only connection of its own (run in a worker)."""
+    path = Path(path)
+    with Session.open(path, read_only=True) as session:
+        run = session.run
+        read_only = verify_checkpoint and not _checkpoint_unchanged(run)
+        view = _read_view(session)
+        view.read_only, view.path = read_only, path
+        view.flags = FlagBits(len(view.samples), session.flag_rows(SOURCE))
+    if read_only:
+        view.warning = (f"{path.name}: the checkpoint {run.get('checkpoint')} changed on disk since "
+                        "this session was made; opened read-only")
+    view.prepared = prepare_views(view)
+    return view
+
+
+def _checkpoint_unchanged(run: dict[str, Any]) -> bool:
+    path = str(run.get("checkpoint", "")).partition("#")[0]
+    if not path or not run.get("checkpoint_hash"):
+        return True
+    load_engine()  # the checkpoints package imports torch
+    from genloupe.engine.checkpoints import content_hash
+
+    try:
+        return content_hash(path) == run["checkpoint_hash"]
+    except (GenLoupeError, OSError):
+        return False
+
+
+def _read_view(session: Session) -> SessionView:
+    samples, levels = session.read_images("sample")
+    reference, _ = session.read_images("reference")
+    nn = session.read_columns("reference-nn")
+    sources = session.sources()
+    return SessionView(
+        samples=samples,
+        reference=reference,
+        levels=levels,
+        sample_columns=session.read_columns("sample"),
+        reference_columns=session.read_columns("reference"),
+        metrics=session.read_metrics(),
+        run=session.run,
+        sample_bits=session.read_array("sample-bits"),
+        real_nn_distance=nn.get("nn_distance"),
+        training=session.read_images("training")[0] if "training" in sources else None,
+        training_nn_distance=session.read_columns("training-nn").get("nn_distance"),
+        further_columns={source: session.read_columns(source) for source in sources
+                         if source not in (SOURCE, "reference", "reference-nn", "training", "training-nn")},
+        notes={idx: text for idx, (text, _) in session.notes(SOURCE).items()},
+    )

@@ -27,16 +27,17 @@ from genloupe.app.comparison_presenter import ComparisonPresenter
 from genloupe.app.controller import Controller, SessionView
 from genloupe.app.demo import DEMO_MODELS, DEMO_REFERENCE, demo_model_path
 from genloupe.app.feature_choice import FeatureChoice
+from genloupe.app.flag_bits import NAMES as FLAG_NAMES
 from genloupe.app.jobs import Jobs
 from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
 from genloupe.app.settings import Settings
 from genloupe.app.suggestion_view import SuggestionPanel, status_text
+from genloupe.app.view_data import QUALITY_AXES, scatter_request
 from genloupe.app.wording import INSIDE, NUMBER_NAMES, bits_caption
-from genloupe.engine.checkpoints import CODE_FORMATS, content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
-from genloupe.widgets.flag_keys import SUGGESTED_PREFIX, flag_summary
+from genloupe.widgets.flag_keys import flag_summary
 from genloupe.widgets.histogram import HistogramView
 from genloupe.widgets.inspector import Inspector
 from genloupe.widgets.jobs_panel import JobsPanel
@@ -47,8 +48,7 @@ from genloupe.widgets.sample_grid import SampleGrid
 
 SESSION_SUFFIX = ".genloupe"
 FLAG_FILTERS = ("all samples", "flagged bad", "flagged memorized", "flagged good", "suggested", "unflagged")
-QUALITY_AXES = {"realism": "realism", "nearest-real distance": "nn_distance"}
-JOB_TITLES = {"evaluate": "Evaluate model"}
+JOB_TITLES = {"evaluate": "Evaluate model", "session": "Open session", "engine": "Load the engine"}
 
 
 class MainWindow(QMainWindow):
@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c, jobs = self.controller, self.controller.jobs
         c.samplesArrived.connect(self._show_samples)
+        c.engineLoaded.connect(self._add_gpu_devices)
         c.sessionLoaded.connect(self._show_session)
         c.flagsChanged.connect(self._refresh_flags)
         c.undoStateChanged.connect(self._update_undo)
@@ -235,8 +236,7 @@ class MainWindow(QMainWindow):
         self.view_data = view
         self._show_model_name(view.run.get("checkpoint", ""))
         columns = view.sample_columns
-        flags = self.controller.flag_sets()
-        self.grid.set_data(view.samples, view.levels, columns, [flags.get(i, set()) for i in range(len(view.samples))])
+        self.grid.set_data(view.samples, view.levels, columns, self.controller.flags.words, FLAG_NAMES)
         if "log_px" in columns:
             self.grid.sort_by("log_px", descending=True)
         self.linker.reset(sample_bpd=columns.get("bpd"))
@@ -299,52 +299,33 @@ class MainWindow(QMainWindow):
         self.open_path(address)  # an adapter is asked about (or found trusted) again
 
     def _show_histogram(self) -> None:
-        view = self.view_data
-        sample_bpd = view.sample_columns.get("bpd")
-        if sample_bpd is None:
-            self.histogram.set_sets({}, convention="the model has no likelihood")
+        prepared = self.view_data.prepared.histogram
+        if prepared.data is None:
+            self.histogram.set_sets({}, convention=prepared.convention)
             return
-        sets = {"held-out real": view.reference_columns.get("bpd", np.zeros(0)), "samples": sample_bpd,
-                **{f"{name} split": columns["bpd"] for name, columns in view.further_columns.items() if "bpd" in columns}}
-        ids, start = {"samples": np.arange(len(sample_bpd))}, len(sample_bpd)  # ids unique across the sets
-        for name, values in sets.items():
-            if name != "samples":
-                ids[name] = start + np.arange(len(values))
-                start += len(values)
-        convention = (view.run.get("likelihood_convention") or {}).get("short", "")
-        if view.run.get("scored_with"):
-            convention = f"scored under {Path(view.run['scored_with']).name} · {convention}"
-        seen_in_training = {name: theme.EXTRA[3] for name in sets if name.endswith(" split")}  # grey: context
-        self.histogram.set_sets(sets, ids=ids, convention=convention, colours=seen_in_training)
+        grey = {name: theme.EXTRA[3] for name in prepared.context}  # context, not compared
+        self.histogram.set_prepared(prepared.data, convention=prepared.convention, colours=grey)
 
     def _show_manifold(self) -> None:
-        view = self.view_data
-        s, r = view.sample_columns, view.reference_columns
-        if "proj_x" not in s:
-            return
-        self.manifold.set_data(
-            np.column_stack([r["proj_x"], r["proj_y"]]), np.column_stack([s["proj_x"], s["proj_y"]]),
-            real_in=r.get("in_manifold"), generated_in=s.get("in_manifold"), realism=s.get("realism"),
-            k=int(view.run.get("settings", {}).get("k_pr", 3)),
-            axis_labels=("PC 1 of real features", "PC 2 of real features"), names=("real", "samples"),
-        )
+        if self.view_data.prepared.manifold is not None:
+            self.manifold.set_prepared(self.view_data.prepared.manifold)
 
     def _show_scatter(self, keep_view: bool = False) -> None:
+        """The scatter for the chosen quality axis; after a flag change its layers are split again here."""
         view = self.view_data
         if view is None:
             return
-        column = QUALITY_AXES[self.quality_axis.currentText()]
-        s = view.sample_columns
-        if "bpd" not in s or column not in s:
+        axis = self.quality_axis.currentText()
+        prepared = view.prepared.scatter.get(axis)
+        if prepared is None:
             return
-        flagged = np.zeros(len(s["bpd"]), bool)
-        flagged[[i for i, labels in self.controller.flag_sets().items() if labels]] = True
-        self.scatter.set_data(s["bpd"], s[column], quality_label=self.quality_axis.currentText(), flagged=flagged,
-                              keep_view=keep_view)
+        if keep_view:  # flags changed: same points and correlation, new flagged layer
+            prepared = scatter_request(view, axis, self.controller.flags.flagged(), (prepared.rho, prepared.n))()
+        self.scatter.set_prepared(prepared, quality_label=axis, keep_view=keep_view)
 
     def _refresh_flags(self, ids: np.ndarray) -> None:
-        flags = self.controller.flag_sets(ids)
-        self.grid.update_flags(ids, [flags.get(int(i), set()) for i in ids])
+        flags = self.controller.flags
+        self.grid.update_flags(ids, flags.words[ids], FLAG_NAMES)
         self._show_scatter(keep_view=True)
         self._show_flag_counts()
         self._apply_flag_filter(self.flag_filter.currentText())
@@ -353,19 +334,15 @@ class MainWindow(QMainWindow):
     def _apply_flag_filter(self, text: str) -> None:
         if self.view_data is None:
             return
+        flags = self.controller.flags
         if text == FLAG_FILTERS[0]:
             self.linker.set_flag_filter(None)
-            return
-        flags = self.controller.flag_sets()
-        if text == "unflagged":
-            flagged = np.array(sorted(flags), dtype=np.int64)
-            ids = np.setdiff1d(np.arange(len(self.view_data.samples)), flagged)
+        elif text == "unflagged":
+            self.linker.set_flag_filter(flags.unflagged())
         elif text == "suggested":
-            ids = np.array(sorted(i for i, labels in flags.items() if any(l.startswith("?") for l in labels)), dtype=np.int64)
+            self.linker.set_flag_filter(flags.suggested())
         else:
-            label = text.split()[-1]
-            ids = np.array(sorted(i for i, labels in flags.items() if label in labels), dtype=np.int64)
-        self.linker.set_flag_filter(ids)
+            self.linker.set_flag_filter(flags.with_label(text.split()[-1]))
 
     def inspect(self, idx: int) -> None:
         view = self.view_data
@@ -377,7 +354,7 @@ class MainWindow(QMainWindow):
             numbers[INSIDE] = "yes" if s["in_manifold"][idx] else "no"
         if view.run.get("scored_with"):
             numbers["likelihood scored under"] = Path(view.run["scored_with"]).name
-        flags = self.controller.flag_sets(np.array([idx])).get(idx, set())
+        flags = self.controller.flags.labels(idx)
         numbers["flags"] = ", ".join(sorted(flags)) or "none"
         for n, reason in enumerate(self.controller.flag_reasons(idx)):
             numbers["why" if n == 0 else f"why ({n + 1})"] = reason
@@ -418,6 +395,8 @@ class MainWindow(QMainWindow):
         self.controller.open_model(path, trust_code=trust)
 
     def _ask_trust(self, path: str) -> bool:
+        from genloupe.engine.checkpoints import content_hash
+
         try:
             digest = content_hash(path)
         except (GenLoupeError, OSError) as error:
@@ -515,6 +494,12 @@ class MainWindow(QMainWindow):
         self.error_box.setText(message)
         self.error_box.open()
 
+    def _add_gpu_devices(self) -> None:
+        import torch  # imported by the engine's worker already
+
+        for i in range(torch.cuda.device_count()):
+            self.device_combo.addItem(f"cuda:{i}")
+
     def _set_device(self, text: str) -> None:
         self.controller.device = text
 
@@ -531,14 +516,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setText(f"&Redo {editor.redo_text()}" if editor and editor.can_redo() else "&Redo")
 
     def _show_flag_counts(self) -> None:
-        """Flag counts in every view, from the session file (the one source of truth)."""
-        session = self.controller.session
-        counts = {}
-        if session is not None:
-            for (label, state), n in session.flag_counts("sample").items():
-                key = label if state == "confirmed" else f"{SUGGESTED_PREFIX}{label}"
-                counts[key] = counts.get(key, 0) + n
-        self.flag_text = flag_summary(counts)
+        """Flag counts in every view, from the flag bits (equal to the session file after every command)."""
+        self.flag_text = flag_summary(self.controller.flags.counts() if self.controller.session is not None else {})
         for view in (self.grid, self.histogram, self.manifold, self.scatter):
             view.set_flag_summary(self.flag_text)
 
@@ -584,6 +563,8 @@ class MainWindow(QMainWindow):
 
 def _runs_code(path: str) -> bool:
     """Whether opening ``path`` would run code from the file (decided by content, not suffix)."""
+    from genloupe.engine.checkpoints import CODE_FORMATS, format_of
+
     try:
         return format_of(path) in CODE_FORMATS
     except (GenLoupeError, OSError):
@@ -591,9 +572,8 @@ def _runs_code(path: str) -> bool:
 
 
 def device_choices() -> list[str]:
-    import torch
-
-    return ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    """The devices known before the engine is imported; GPUs are added once it is (``_add_gpu_devices``)."""
+    return ["auto", "cpu"]
 
 
 def build_window(settings: Settings | None = None) -> MainWindow:
@@ -620,4 +600,5 @@ def run_app(path: str | None = None, reference: str | None = None) -> int:
     start = (lambda: window.open_path(path)) if path else (
         lambda: window.controller.open_model(demo_model_path(next(iter(DEMO_MODELS)))))
     QTimer.singleShot(0, start)
+    QTimer.singleShot(0, window.controller.load_engine)  # unless the evaluation just started does it
     return app.exec()

@@ -9,6 +9,8 @@ a 2-D projection for the manifold view. Partial results are handed to ``progress
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -164,12 +166,14 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
     with timer("metrics"):
         smallest = min(n_real, n_fake)
         if "fid" in wanted:
-            fid = M.frechet_distance(real.features, fake.features, subsets=FID_SUBSETS if smallest >= 20 * FID_SUBSETS else 0,
-                                     seed=settings.seed, device=device, memory_budget=settings.memory_budget)
+            with timer("metric fid"):
+                fid = M.frechet_distance(real.features, fake.features, subsets=FID_SUBSETS if smallest >= 20 * FID_SUBSETS else 0,
+                                         seed=settings.seed, device=device, memory_budget=settings.memory_budget)
             result.metrics["fid"] = {"value": fid.value, **_interval(fid.interval), "value_infinity": fid.value_infinity, **sizes}
         if "kid" in wanted:
-            kid = M.kid(real.features, fake.features, subset_size=min(1000, smallest), seed=settings.seed, device=device,
-                        memory_budget=settings.memory_budget)
+            with timer("metric kid"):
+                kid = M.kid(real.features, fake.features, subset_size=min(1000, smallest), seed=settings.seed,
+                            device=device, memory_budget=settings.memory_budget)
             result.metrics["kid"] = {"value": kid.mean, "std": kid.std, "method": f"± std over {kid.subsets} overlapping "
                                      f"subsets of {kid.subset_size}", **_interval(kid.interval), **sizes,
                                      "convention": f"{convention}; unbiased MMD², cubic polynomial kernel"}
@@ -177,11 +181,12 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
             score = M.inception_score(fake.logits, splits=min(10, n_fake))
             result.metrics["is"] = {"value": score.mean, "std": score.std, **_interval(score.interval), "n_fake": n_fake,
                                     "convention": f"{extractor.name} logits, {min(10, n_fake)} splits"}
-        manifold = M.manifold_metrics(
-            real.features, fake.features, k_pr=settings.k_pr if "pr" in wanted else None,
-            k_dc=settings.k_dc if "dc" in wanted else None, k_nn=1, device=device,
-            memory_budget=settings.memory_budget, progress=progress,
-        )
+        with timer("metric precision/recall, density/coverage, nearest neighbours"):
+            manifold = M.manifold_metrics(
+                real.features, fake.features, k_pr=settings.k_pr if "pr" in wanted else None,
+                k_dc=settings.k_dc if "dc" in wanted else None, k_nn=1, real_nearest=True, device=device,
+                memory_budget=settings.memory_budget, progress=progress,
+            )
         if manifold.precision_recall is not None:
             pr = manifold.precision_recall
             result.metrics["precision"] = {"value": pr.precision, "k": pr.k, **_interval(pr.precision_interval), **sizes}
@@ -194,9 +199,7 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
             result.metrics["coverage"] = {"value": dc.coverage, "k": dc.k, **_interval(dc.coverage_interval), **sizes}
         nearest = manifold.nearest
         result.columns["sample"].update(nn_id=nearest.indices[:, 0].astype(np.int64), nn_distance=nearest.distances[:, 0])
-        # each real image's nearest *other* real image: the second neighbour of the set with itself
-        result.real_nn_distance = M.nearest_real(real.features, real.features, k=2, device=device,
-                                                 memory_budget=settings.memory_budget).distances[:, 1]
+        result.real_nn_distance = manifold.real_nn_distance  # each real image's nearest *other* real image
         if result.training is not None:
             seen = extract_features(extractor, result.training, reference.levels, device=device, progress=progress)
             copies = M.nearest_real(fake.features, seen.features, k=1, device=device, memory_budget=settings.memory_budget)
@@ -252,17 +255,15 @@ def _likelihood_summaries(result: Evaluation, scored_under: str | None = None) -
 
 
 class _Timer:
-    """Seconds per stage, accumulated into ``timings``."""
+    """Seconds per stage, accumulated into ``timings``; stages may nest (each metric within "metrics")."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
 
-    def __call__(self, stage: str) -> "_Timer":
-        self._stage = stage
-        return self
-
-    def __enter__(self) -> None:
-        self._start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.timings[self._stage] = self.timings.get(self._stage, 0.0) + time.perf_counter() - self._start
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start

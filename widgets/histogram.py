@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import theme
+from .prepared import HistogramData, histogram_data, shares
 
 _FILL_ALPHA = 50
 
@@ -72,26 +73,19 @@ class HistogramView(QtWidgets.QWidget):
         plot's title (e.g. 'bits/dim, 17 levels, exact'). colours default to theme order:
         first set real, second generated.
         """
-        self._values = {name: np.asarray(v, dtype=np.float64).ravel() for name, v in sets.items()}
-        self._ids = {name: np.asarray(ids[name], dtype=np.int64).ravel() if ids and name in ids
-                     else np.arange(len(v), dtype=np.int64) for name, v in self._values.items()}
-        for name, v in self._values.items():
-            if len(self._ids[name]) != len(v):
-                raise ValueError(f"set {name!r}: {len(self._ids[name])} ids for {len(v)} values")
-        finite = np.concatenate([v[np.isfinite(v)] for v in self._values.values()] or [np.empty(0)])
-        self._edges = np.histogram_bin_edges(finite, bins=bins) if finite.size else np.empty(0)
+        self.set_prepared(histogram_data(sets, ids, bins), convention=convention, colours=colours)
 
+    def set_prepared(self, data: HistogramData, *, convention: str = "",
+                     colours: Mapping[str, QtGui.QColor | str] | None = None) -> None:
+        """Draw what :func:`histogram_data` prepared (on any thread): only hands arrays to pyqtgraph."""
+        self._values, self._ids, self._edges = data.values, data.ids, data.edges
         for curve in self.curves.values():
             self.plot.removeItem(curve)
         self._legend.clear()
         palette = theme.series_colours(list(self._values))
         palette.update({k: QtGui.QColor(c) for k, c in (colours or {}).items()})
         self.curves = {}
-        for name, v in self._values.items():
-            n = int(np.isfinite(v).sum())
-            if n == 0:
-                continue
-            heights = self._shares(v, n)
+        for name, heights in data.heights.items():
             colour = palette[name]
             curve = self.plot.plot(self._edges, heights, stepMode="center", fillLevel=0,
                                    pen=pg.mkPen(colour, width=2),
@@ -104,11 +98,6 @@ class HistogramView(QtWidgets.QWidget):
     def edges(self) -> np.ndarray:
         """The bin edges shared by every set."""
         return self._edges.copy()
-
-    def _shares(self, values: np.ndarray, n: int) -> np.ndarray:
-        """Per-bin share (%) of the finite values, out of a set of n."""
-        counts, _ = np.histogram(values[np.isfinite(values)], bins=self._edges)
-        return counts * (100.0 / max(n, 1))
 
     # brushing --------------------------------------------------------------------------
     def brushed_range(self) -> tuple[float, float] | None:
@@ -185,7 +174,7 @@ class HistogramView(QtWidgets.QWidget):
         for name, v in self._values.items():
             n = int(np.isfinite(v).sum())
             if n and heights.size:
-                heights += self._shares(v[np.isin(self._ids[name], self._selection)], n)
+                heights += shares(v[np.isin(self._ids[name], self._selection)], self._edges, n)
         self._legend.removeItem(self.selected_curve)
         nonzero = np.flatnonzero(heights)
         if self._selection.size and nonzero.size:  # drawn over the bins it occupies, not along the axis

@@ -20,19 +20,8 @@ from numpy.typing import ArrayLike
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import theme
+from .prepared import ManifoldData, ManifoldSet, manifold_data
 from .quality_scatter import PointsView
-
-SIZES_PX = np.array([3.0, 4.5, 6.0, 8.0, 10.0])  # a few sizes keep pyqtgraph's symbol atlas small
-REAL_SIZE_PX = 6.0
-REALISM_MAX = 2.0  # realism 1 is the edge of the real manifold; 2 and above get the largest size
-
-
-def realism_sizes(realism: ArrayLike) -> np.ndarray:
-    """Marker size (px) per point: realism clipped to [0, REALISM_MAX] and binned into SIZES_PX."""
-    r = np.nan_to_num(np.asarray(realism, dtype=np.float64), nan=0.0, posinf=REALISM_MAX, neginf=0.0)
-    index = np.rint(np.clip(r, 0.0, REALISM_MAX) / REALISM_MAX * (len(SIZES_PX) - 1)).astype(np.intp)
-    return SIZES_PX[index]
-
 
 def knn_radius_2d(xy: np.ndarray, i: int, k: int) -> float:
     """Distance from point i to its k-th nearest other point of xy (the in-plane approximation)."""
@@ -83,42 +72,37 @@ class ManifoldView(PointsView):
         title (e.g. 'PCA of digits-cnn features, k = 3') defaults to naming k.
         Real points are drawn over generated ones: they are usually the fewer.
         """
-        real_xy = np.asarray(real_xy, dtype=np.float64).reshape(-1, 2)
-        gen_xy = np.asarray(generated_xy, dtype=np.float64).reshape(-1, 2)
-        gen_ids = np.arange(len(gen_xy), dtype=np.int64) if generated_ids is None else generated_ids
-        gen_sizes = REAL_SIZE_PX if realism is None else realism_sizes(realism)
-        self.k = k
-        theme.set_axis_title(self.plot, "bottom", axis_labels[0])
-        theme.set_axis_title(self.plot, "left", axis_labels[1])
-        theme.set_title(self.plot, title if title is not None else f"k-NN manifolds, k = {k}")
+        self.set_prepared(manifold_data(
+            real_xy, generated_xy, generated_ids=generated_ids, real_ids=real_ids, real_in=real_in,
+            generated_in=generated_in, realism=realism, real_radii=real_radii, generated_radii=generated_radii, k=k,
+            names=names, axis_labels=axis_labels, title=title), keep_view=keep_view)
+
+    def set_prepared(self, data: ManifoldData, keep_view: bool = False) -> None:
+        """Draw what :func:`manifold_data` prepared (on any thread): only hands arrays to pyqtgraph."""
+        self.k = data.k
+        theme.set_axis_title(self.plot, "bottom", data.axis_labels[0])
+        theme.set_axis_title(self.plot, "left", data.axis_labels[1])
+        theme.set_title(self.plot, data.title)
         self._clear_layers()
         self._legend.clear()
         self._sets = {}
-        for role, xy, ids, inside, sizes, radii, z, name, other in (
-                ("real", real_xy, real_ids, real_in, REAL_SIZE_PX, real_radii, 1.0, names[0], names[1]),
-                ("generated", gen_xy, gen_ids, generated_in, gen_sizes, generated_radii, 0.0, names[1], names[0])):
-            known = inside is not None
-            inside = np.ones(len(xy), bool) if inside is None else np.asarray(inside, bool).ravel()
-            if len(inside) != len(xy):
-                raise ValueError(f"{name}: {len(inside)} membership flags for {len(xy)} points")
+        for role, points, z in (("real", data.real, 1.0), ("generated", data.generated, 0.0)):
             styles = (self._style[role, True], self._style[role, False])
-            self._add_points(name, xy, ids, sizes=sizes, styles=styles, category=~inside, z=z)
-            self._sets[name] = (xy, None if radii is None else np.asarray(radii, dtype=np.float64).ravel())
-            self._add_legend_entries(styles, name, other, inside, known)
-        self._finish_layers(keep_view)
+            self._add_layers(points.layers, styles, z)
+            self._sets[points.name] = (points.xy, points.radii)
+            self._add_legend_entries(styles, points)
+        self._finish_layers(keep_view, data.drawn)
 
-    def _add_legend_entries(self, styles: tuple[tuple[QtGui.QBrush, QtGui.QPen], ...], name: str, other: str,
-                            inside: np.ndarray, known: bool) -> None:
+    def _add_legend_entries(self, styles: tuple[tuple[QtGui.QBrush, QtGui.QPen], ...], points: ManifoldSet) -> None:
         """One entry per category shown, with its count; one plain entry when membership is unknown."""
-        if not len(inside):
+        if not points.inside + points.outside:
             return
-        if not known:
-            self._legend.addItem(theme.legend_key(*styles[0]), name)
+        if not points.known:
+            self._legend.addItem(theme.legend_key(*styles[0]), points.name)
             return
-        for style, count, where in ((styles[0], int(inside.sum()), "in"),
-                                    (styles[1], int((~inside).sum()), "outside")):
+        for style, count, where in ((styles[0], points.inside, "in"), (styles[1], points.outside, "outside")):
             if count:
-                self._legend.addItem(theme.legend_key(*style), f"{name}: {where} {other} manifold ({count:,})")
+                self._legend.addItem(theme.legend_key(*style), f"{points.name}: {where} {points.other} manifold ({count:,})")
 
     def _selection_drawn(self, xy: np.ndarray) -> None:
         """Draw the k-NN radius circle around the one selected point, if exactly one is shown."""

@@ -6,10 +6,10 @@ trace of the square root is Σ √λ over the eigenvalues of a symmetric positiv
 the spectrum of C1^½ C2 C1^½: Lᵀ C2 L with L the Cholesky factor of C1 (or of C2) when one is positive
 definite, else Wᵀ C2 W with W = V Λ^½ from the symmetric eigendecomposition of C1. Eigenvalues below the
 rounding floor d·ε·λ_max count as 0 (their square roots would add √ε-sized noise per null direction).
-When a set has fewer rows than dimensions (179 held-out images of 3×32×32 pixels), the covariances are
-low-rank and the same number comes cheaper from the rows: with A = X1cᵀ/√(n1−1), B = X2cᵀ/√(n2−1) (centred
-rows), the non-zero eigenvalues of C1^½ C2 C1^½ are those of (AᵀB)ᵀ(AᵀB), so tr √(·) is the sum of the
-singular values of the n1×n2 matrix AᵀB, and tr C1 = ‖A‖²_F: no d×d matrix at all.
+A set with no more rows than dimensions (n ≤ d) keeps its centred rows F = (X − μ)/√(n − 1) instead of a
+covariance, C = FᵀF: C1 C2 has the non-zero eigenvalues of F1 C2 F1ᵀ, or of M Mᵀ with M = F1 F2ᵀ when both
+sets are thin, so the eigenvalue problem shrinks from d × d to n × n (the subsets behind the interval
+usually are thin).
 Never scipy.linalg.sqrtm: it is slow (a Schur form of a non-symmetric matrix), needs complex round-off
 cleaning, and the ``disp`` argument that pytorch-fid passes is gone from SciPy 1.18. The value is finite
 and real for singular covariances too.
@@ -96,14 +96,67 @@ def _part_moments(
     return full, [moments(t, c, m) for t, c, m in zip(sums, crosses, counts)] if parts is not None else []
 
 
+@dataclass(frozen=True)
+class _Gaussian:
+    """A fitted Gaussian: the covariance either as a d × d matrix or, for n ≤ d rows, as thin factor rows."""
+
+    mean: torch.Tensor  # (d,) float64
+    trace: float  # tr C
+    cov: torch.Tensor | None = None  # (d, d) float64
+    thin: torch.Tensor | None = None  # (n, d) float64, C = thinᵀ thin
+
+    @classmethod
+    def from_moments(cls, moments: Moments) -> "_Gaussian":
+        mean, cov = moments
+        return cls(mean, float(cov.trace()), cov=cov)
+
+    @classmethod
+    def from_rows(cls, rows: torch.Tensor) -> "_Gaussian":
+        x = rows.to(torch.float64)
+        mean = x.mean(0)
+        thin = (x - mean).div_(float(x.shape[0] - 1) ** 0.5)
+        return cls(mean, float(thin.square().sum()), thin=thin)
+
+
+def _fit(x: torch.Tensor, parts: list[np.ndarray] | None, memory_budget: int) -> tuple[_Gaussian, list[_Gaussian]]:
+    """The Gaussian of all of ``x`` and of each part: thin where a set has no more rows than dimensions."""
+    n, dim = x.shape
+    index = [torch.as_tensor(part, device=x.device) for part in parts] if parts is not None else []
+    if n > dim and all(i.numel() > dim for i in index):  # one pass gives every covariance
+        full, fitted = _part_moments(x, parts, memory_budget)
+        return _Gaussian.from_moments(full), [_Gaussian.from_moments(m) for m in fitted]
+
+    def fit(rows: torch.Tensor) -> _Gaussian:
+        if rows.shape[0] <= dim:
+            return _Gaussian.from_rows(rows)
+        return _Gaussian.from_moments(_part_moments(rows, None, memory_budget)[0])
+
+    return fit(x), [fit(x[i]) for i in index]
+
+
 def _numerically_psd(values: torch.Tensor) -> torch.Tensor:
     """Eigenvalues of a PSD matrix, those below its rounding floor d·ε·λ_max set to 0."""
     floor = values.shape[0] * torch.finfo(values.dtype).eps * float(values.abs().max())
     return torch.where(values > floor, values, 0.0)
 
 
-def _trace_sqrt_product(c1: torch.Tensor, c2: torch.Tensor) -> float:
-    """tr √(C1^½ C2 C1^½) from a symmetric matrix with the same eigenvalues."""
+def _trace_sqrt_product(a: _Gaussian, b: _Gaussian) -> float:
+    """tr √(C1^½ C2 C1^½) from a symmetric matrix with the same non-zero eigenvalues."""
+    if a.thin is None and b.thin is not None:
+        a, b = b, a
+    if a.thin is not None and b.thin is not None:
+        m = matmul(a.thin, b.thin.T.contiguous())
+        product = matmul(m, m.T.contiguous()) if m.shape[0] <= m.shape[1] else matmul(m.T.contiguous(), m)
+    elif a.thin is not None:
+        product = matmul(matmul(a.thin, b.cov), a.thin.T.contiguous())
+    else:
+        return _trace_sqrt_covariances(a.cov, b.cov)
+    product = (product + product.T) / 2
+    return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
+
+
+def _trace_sqrt_covariances(c1: torch.Tensor, c2: torch.Tensor) -> float:
+    """tr √(C1^½ C2 C1^½) for two d × d covariances."""
     for a, b in ((c1, c2), (c2, c1)):
         factor = cholesky(a)
         if factor is not None:
@@ -116,53 +169,8 @@ def _trace_sqrt_product(c1: torch.Tensor, c2: torch.Tensor) -> float:
     return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
 
 
-def _rows_are_cheaper(n1: int, n2: int, dim: int) -> bool:
-    """The row form's n1·n2·(d + min n) flops against the covariance form's d³-order eigendecompositions."""
-    return n1 * n2 * (dim + min(n1, n2)) < dim**3
-
-
-def _frechet_from_rows(x1: torch.Tensor, x2: torch.Tensor) -> float:
-    """FD from the feature rows themselves (exact; see the module note), for sets with fewer rows than d."""
-    a, b = x1.to(torch.float64), x2.to(torch.float64)
-    mu1, mu2 = a.mean(0), b.mean(0)
-    a, b = (a - mu1) / (a.shape[0] - 1) ** 0.5, (b - mu2) / (b.shape[0] - 1) ** 0.5
-    trace_sqrt = float(torch.linalg.svdvals(matmul(a, b.T)).sum())
-    value = float((mu1 - mu2).square().sum() + a.square().sum() + b.square().sum()) - 2 * trace_sqrt
-    return max(value, 0.0)
-
-
-def _frechet_by_rows(real: torch.Tensor, fake: torch.Tensor, real_parts: list[np.ndarray] | None,
-                     fake_parts: list[np.ndarray] | None, steps: Steps) -> tuple[float, list[float]]:
-    """FD of the full sets and of each pair of parts, from the rows."""
-    value = _frechet_from_rows(real, fake)
-    steps("Fréchet distance")
-    values = []
-    for a, b in zip(real_parts or [], fake_parts or []):
-        values.append(_frechet_from_rows(real[torch.as_tensor(a, device=real.device)],
-                                         fake[torch.as_tensor(b, device=fake.device)]))
-        steps("Fréchet distance of subsets")
-    return value, values
-
-
-def _frechet_by_moments(real: torch.Tensor, fake: torch.Tensor, real_parts: list[np.ndarray] | None,
-                        fake_parts: list[np.ndarray] | None, memory_budget: int, steps: Steps) -> tuple[float, list[float]]:
-    """FD of the full sets and of each pair of parts, from their means and covariances."""
-    real_full, real_moments = _part_moments(real, real_parts, memory_budget)
-    steps("statistics")
-    fake_full, fake_moments = _part_moments(fake, fake_parts, memory_budget)
-    steps("statistics")
-    value = _frechet(real_full, fake_full)
-    steps("Fréchet distance")
-    values = []
-    for a, b in zip(real_moments, fake_moments):
-        values.append(_frechet(a, b))
-        steps("Fréchet distance of subsets")
-    return value, values
-
-
-def _frechet(a: Moments, b: Moments) -> float:
-    (mu1, c1), (mu2, c2) = a, b
-    value = float((mu1 - mu2).square().sum() + c1.trace() + c2.trace()) - 2 * _trace_sqrt_product(c1, c2)
+def _frechet(a: _Gaussian, b: _Gaussian) -> float:
+    value = float((a.mean - b.mean).square().sum()) + a.trace + b.trace - 2 * _trace_sqrt_product(a, b)
     return max(value, 0.0)
 
 
@@ -185,9 +193,9 @@ def frechet_distance_from_statistics(
         raise MetricError(f"statistics differ in dimension: {a.mean.shape[0]} vs {b.mean.shape[0]}")
     where = resolve_device(device)
 
-    def moments(s: FeatureStatistics) -> Moments:
-        return (torch.as_tensor(s.mean, dtype=torch.float64, device=where),
-                torch.as_tensor(s.cov, dtype=torch.float64, device=where))
+    def moments(s: FeatureStatistics) -> _Gaussian:
+        return _Gaussian.from_moments((torch.as_tensor(s.mean, dtype=torch.float64, device=where),
+                                       torch.as_tensor(s.cov, dtype=torch.float64, device=where)))
 
     with full_precision_matmul():
         return _frechet(moments(a), moments(b))
@@ -215,16 +223,23 @@ def frechet_distance(
     smallest = min(real_t.shape[0], fake_t.shape[0])
     if subsets and smallest < 2 * subsets:
         raise MetricError(f"{subsets} subsets need at least {2 * subsets} samples per set, got {smallest}")
-    by_rows = _rows_are_cheaper(real_t.shape[0], fake_t.shape[0], real_t.shape[1])  # the parts are smaller still
-    steps = Steps(progress or null_progress(), (1 if by_rows else 3) + subsets)
+    steps = Steps(progress or null_progress(), 3 + subsets)
     rng = np.random.default_rng(seed)
-    real_parts, fake_parts = (np.array_split(rng.permutation(t.shape[0]), subsets) if subsets else None
-                              for t in (real_t, fake_t))
+
+    def parts(n: int) -> list[np.ndarray] | None:
+        return np.array_split(rng.permutation(n), subsets) if subsets else None
+
     with full_precision_matmul():
-        if by_rows:
-            value, values = _frechet_by_rows(real_t, fake_t, real_parts, fake_parts, steps)
-        else:
-            value, values = _frechet_by_moments(real_t, fake_t, real_parts, fake_parts, memory_budget, steps)
+        real_full, real_parts = _fit(real_t, parts(real_t.shape[0]), memory_budget)
+        steps("statistics")
+        fake_full, fake_parts = _fit(fake_t, parts(fake_t.shape[0]), memory_budget)
+        steps("statistics")
+        value = _frechet(real_full, fake_full)
+        steps("Fréchet distance")
+        values = []
+        for a, b in zip(real_parts, fake_parts):
+            values.append(_frechet(a, b))
+            steps("Fréchet distance of subsets")
     subset_values = np.array(values) if subsets else None
     return FrechetDistance(
         value=value,

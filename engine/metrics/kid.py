@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.linalg.blas import dsyrk
 
 from ..device import resolve_device
 from ..errors import MetricError
@@ -54,6 +55,8 @@ def _mmd2(
     steps: Steps,
 ) -> np.ndarray:
     """Unbiased MMD² of each subset pair (rows of the index arrays), batched within the memory budget."""
+    if real.device.type == "cpu":
+        return _mmd2_cpu(real.numpy(), fake.numpy(), real_index, fake_index, kernel, steps)
     degree, gamma, coef0 = kernel
     count, m = real_index.shape
     batch = _batch(m, real.shape[1], memory_budget)
@@ -72,6 +75,39 @@ def _mmd2(
         out.append((xx - xx_diag + yy - yy_diag) / (m * (m - 1)) - 2 * xy / (m * m))
         steps("KID subsets")
     return torch.cat(out).cpu().numpy()
+
+
+def _mmd2_cpu(
+    real: np.ndarray,
+    fake: np.ndarray,
+    real_index: np.ndarray,
+    fake_index: np.ndarray,
+    kernel: tuple[int, float, float],
+    steps: Steps,
+) -> np.ndarray:
+    """The CPU path, one subset pair at a time: a set's kernel with itself is symmetric, so BLAS's rank-k
+    update computes its upper triangle alone (half the products of a full matrix product), in float64."""
+    degree, gamma, coef0 = kernel
+    count, m = real_index.shape
+    at_zero = coef0**degree  # the kernel of the zeros the rank-k update leaves below the diagonal
+
+    def kernel_sums(g: np.ndarray) -> tuple[float, float]:
+        """Sum and trace of the kernel of a product, applied in place (torch's elementwise ops: threaded)."""
+        k = torch.from_numpy(g).mul_(gamma).add_(coef0).pow_(degree)
+        return float(k.sum()), float(k.diagonal().sum())
+
+    def off_diagonal_sum(x: np.ndarray) -> float:
+        total, diagonal = kernel_sums(dsyrk(1.0, x.T, trans=1))  # x xᵀ: upper triangle, zeros below
+        return 2.0 * (total - at_zero * (m * (m - 1) // 2) - diagonal)
+
+    out = np.empty(count)
+    for s in range(count):
+        x = real[real_index[s]].astype(np.float64)
+        y = fake[fake_index[s]].astype(np.float64)
+        xy, _ = kernel_sums(x @ y.T)
+        out[s] = (off_diagonal_sum(x) + off_diagonal_sum(y)) / (m * (m - 1)) - 2 * xy / (m * m)
+        steps("KID subsets")
+    return out
 
 
 @torch.inference_mode()
@@ -116,7 +152,7 @@ def kid(
 
     def compute(budget: int) -> tuple[np.ndarray, np.ndarray | None]:
         budget = working_budget(budget, where)
-        batch = _batch(m, real_t.shape[1], budget)
+        batch = 1 if where.type == "cpu" else _batch(m, real_t.shape[1], budget)  # the CPU runs one at a time
         steps = Steps(progress, -(-subsets // batch) + (-(-parts // batch) if parts >= 2 else 0))
         values = _mmd2(real_t, fake_t, real_index, fake_index, kernel, budget, steps)
         if parts < 2:

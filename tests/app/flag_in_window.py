@@ -19,12 +19,26 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from genloupe.app.main_window import build_window
+
+
+@contextmanager
+def until_one_of(*signals, timeout_ms: int = 60_000) -> Iterator[None]:
+    """Run the block, then the event loop until one of the signals fires (or the timeout passes)."""
+    loop = QEventLoop()
+    for signal_ in signals:
+        signal_.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    yield
+    loop.exec()
+
 
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 NONE = Qt.KeyboardModifier.NoModifier
@@ -36,7 +50,8 @@ def main(session: str) -> None:
     window = build_window()
     window.show()
     QTest.qWaitForWindowExposed(window)
-    window.controller.open_session(session)
+    with until_one_of(window.controller.sessionLoaded, window.controller.failed):
+        window.controller.open_session(session)  # read in a worker
     if window.controller.session is None:
         raise SystemExit(f"could not open {session}")
     grid = window.grid

@@ -86,8 +86,9 @@ def window(qtbot):
 
 
 @pytest.fixture
-def opened(window, copy):
-    window.controller.open_session(copy)
+def opened(window, copy, qtbot):
+    with qtbot.waitSignal(window.controller.sessionLoaded):
+        window.controller.open_session(copy)  # read in a worker
     assert window.controller.session is not None and not window.controller.session.read_only
     return window
 

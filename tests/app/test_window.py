@@ -86,7 +86,8 @@ def opened(window, demo_session, tmp_path, qtbot):
     """The window on a private copy of the demo session (flags written by one test stay in its copy)."""
     copy = tmp_path / "demo.genloupe"
     shutil.copyfile(demo_session, copy)
-    window.controller.open_session(copy)
+    with qtbot.waitSignal(window.controller.sessionLoaded):
+        window.controller.open_session(copy)  # read in a worker
     assert window.controller.session is not None and window.controller.session.path == copy
     plots_drawn(qtbot, window)
     settle(window)

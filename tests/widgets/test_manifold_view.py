@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from genloupe.widgets.manifold_view import SIZES_PX, ManifoldView, knn_radius_2d, realism_sizes
+from genloupe.widgets.manifold_view import ManifoldView, knn_radius_2d
+from genloupe.widgets.prepared import SIZES_PX, realism_sizes
 
 from .plot_driving import click, drag, settle
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from genloupe.widgets.quality_scatter import QualityScatter, spearman
+from genloupe.widgets.prepared import spearman
+from genloupe.widgets.quality_scatter import QualityScatter
 
 from .plot_driving import drag, settle
 
