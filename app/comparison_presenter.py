@@ -23,8 +23,7 @@ from genloupe.app.comparison_model import COLUMNS, ComparisonData, gather, metri
 from genloupe.app.demo import DEMO_MODELS, demo_model_path
 from genloupe.app.settings import sessions_dir
 from genloupe.engine.comparison import (
-    COMPARISON_SUFFIX, NOISE_WEIGHTS, Comparison, ComparisonSettings, Member, MemberSpec, evaluate_member, is_comparison,
-    noise_sweep_specs, open_reference,
+    COMPARISON_SUFFIX, NOISE_WEIGHTS, Comparison, ComparisonSettings, Member, is_comparison, noise_sweep_specs,
 )
 from genloupe.engine.comparison.rankings import BETTER, QUALITY_METRICS
 from genloupe.engine.comparison.trajectory import checkpoint_files, is_checkpoint_folder
@@ -35,6 +34,7 @@ from genloupe.widgets.trajectory_view import Series, TrajectoryView
 
 if TYPE_CHECKING:
     from genloupe.app.main_window import MainWindow
+    from genloupe.engine.comparison.evaluate import MemberSpec
 
 JOB_PREFIX = "compare "
 SWEEP_DEMO = "autoregressive"  # the demo model the one-step noise-mixture sweep mixes with noise
@@ -153,6 +153,8 @@ class ComparisonPresenter(QObject):
         settings = replace(comparison.settings, device=self.controller.device)  # the window's device, now
 
         def task(progress: TaskProgress) -> Member:
+            from genloupe.engine.comparison.evaluate import evaluate_member, open_reference  # torch, in the worker
+
             reference, train = open_reference(settings)
             return evaluate_member(spec, settings, reference, train, session_path, progress)
 

@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.special import betaincinv
 
-from . import metrics as M
 from .errors import MetricError
-from .features import extract_features, get_extractor
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -104,6 +102,9 @@ def score_against_training(result: "Evaluation", settings: "EvaluationSettings",
     reference columns (the samples' comes from the feature stage). Reference images that are training
     images do not stand for fresh real images: when most of them are, nothing is added.
     """
+    from . import metrics as M  # torch: the thresholds above are read by the window before the engine is loaded
+    from .features import extract_features, get_extractor
+
     if result.training is None or len(result.training) <= settings.k_pr:
         return
     extractor = get_extractor(settings.features, **settings.feature_options)

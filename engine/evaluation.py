@@ -24,12 +24,12 @@ from .device import resolve_device
 from .errors import MetricError
 from .features import extract_features, get_extractor
 from .likelihood import Convention, LikelihoodResult, evaluate_likelihood
+from .metric_names import ALL_METRICS
 from .models.base import GenerativeModel
 from .progress import Progress, null_progress
 from .rank_correlation import spearman_bpd_realism
 from .sampling import draw_samples
 
-ALL_METRICS = ("ll", "fid", "kid", "is", "pr", "dc")
 FID_SUBSETS = 5  # disjoint subsets behind FID's interval (used when each holds at least 20 samples)
 
 

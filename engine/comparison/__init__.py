@@ -6,11 +6,30 @@ sample count, features) and each member's metrics, so adding a model costs that 
 reference's features come from the feature cache after the first member).
 """
 
-from .evaluate import MemberSpec, evaluate_member, open_reference
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .rankings import QUALITY_METRICS, Ranking, kendall_tau, rank_members
 from .store import COMPARISON_SUFFIX, Comparison, ComparisonSettings, Member, is_comparison
 from .sweep import NOISE_WEIGHTS, likelihood_bound, noise_sweep_specs
 from .trajectory import Trajectory, epoch_from_name, trajectory
+
+if TYPE_CHECKING:
+    from .evaluate import MemberSpec, evaluate_member, open_reference
+
+# Evaluating a member needs the engine (torch); reading a comparison file does not, and the window reads
+# them before torch is imported (it paints first). So .evaluate's names are imported on first use (PEP 562).
+_EVALUATE_NAMES = frozenset({"MemberSpec", "evaluate_member", "open_reference"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EVALUATE_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import evaluate
+
+    return getattr(evaluate, name)
+
 
 __all__ = [
     "COMPARISON_SUFFIX", "Comparison", "ComparisonSettings", "Member", "MemberSpec", "NOISE_WEIGHTS",

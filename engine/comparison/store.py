@@ -17,12 +17,15 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import io as bounded
 from ..errors import SessionError
-from ..evaluation import ALL_METRICS, EvaluationSettings
+from ..metric_names import ALL_METRICS
 from ..session import stored
+
+if TYPE_CHECKING:
+    from ..evaluation import EvaluationSettings
 
 APPLICATION_ID = 0x474C434D  # "GLCM": marks a SQLite file as a GenLoupe comparison
 SCHEMA_VERSION = 1
@@ -51,6 +54,8 @@ class ComparisonSettings:
     device: str = "auto"
 
     def evaluation_settings(self, feature_options: dict[str, Any] | None = None) -> EvaluationSettings:
+        from ..evaluation import EvaluationSettings  # torch: imported when a member is evaluated, not when a file is read
+
         return EvaluationSettings(n_samples=self.n_samples, metrics=self.metrics, features=self.features,
                                   feature_options=feature_options or {}, device=self.device, seed=self.seed,
                                   k_deq=self.k_deq)

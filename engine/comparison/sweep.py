@@ -8,9 +8,10 @@ w of the samples is noise: precision collapses, the likelihood barely moves.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from .evaluate import MemberSpec
+if TYPE_CHECKING:
+    from .evaluate import MemberSpec
 
 NOISE_WEIGHTS = (0.0, 0.5, 0.9, 0.99)
 
@@ -22,4 +23,6 @@ def likelihood_bound(noise_weight: float) -> float:
 
 def noise_sweep_specs(address: str, weights: Sequence[float] = NOISE_WEIGHTS, trust_code: bool = False) -> list[MemberSpec]:
     """The members of a sweep: the model itself (w = 0) and its mixtures with noise."""
+    from .evaluate import MemberSpec  # the evaluation (torch) stays unimported until a sweep is built
+
     return [MemberSpec(address, float(w), trust_code) for w in weights]

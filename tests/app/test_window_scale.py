@@ -34,9 +34,6 @@ print("torch imported" if "torch" in sys.modules else "painted without torch")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="main's app/comparison_presenter.py imports genloupe.engine.comparison at "
-                   "module level, whose __init__ imports .evaluate and with it torch (merge of 08:15); strict: "
-                   "passes again, and must be un-marked, once that import is lazy")
 def test_the_window_paints_before_torch_is_imported(tmp_path):
     env = {"QT_QPA_PLATFORM": "offscreen", "GENLOUPE_CONFIG_DIR": str(tmp_path), "PATH": ""}
     done = subprocess.run([sys.executable, "-c", PAINT_WITHOUT_TORCH], capture_output=True, text=True, env=env,
