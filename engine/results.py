@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .evaluation import Evaluation
+from .likelihood import likelihood_words
 from .session import Session
 from .versions import versions
 
@@ -29,7 +30,8 @@ def summary(evaluation: Evaluation, *, model_path: str = "", model_hash: str = "
         if entry.get("ci") is not None:
             scalar_metrics[f"{key}_ci"] = list(entry["ci"])
     return {
-        "model": {**evaluation.model_info, "path": model_path, "hash": model_hash},
+        "model": {**evaluation.model_info, "likelihood_note": likelihood_note(evaluation), "path": model_path,
+                  "hash": model_hash},
         "reference": {"name": evaluation.reference_name, "checksum": evaluation.reference_checksum,
                       "n": int(len(evaluation.reference)), "levels": evaluation.levels},
         "features": evaluation.settings.features,
@@ -47,6 +49,15 @@ def summary(evaluation: Evaluation, *, model_path: str = "", model_hash: str = "
         "timings": evaluation.timings,
         "versions": versions(),
     }
+
+
+def likelihood_note(evaluation: Evaluation) -> str:
+    """The model's likelihood kind in the words of ``info`` and the report: a flow's ``likelihood`` is "exact" (its
+    density) while log P(x) of the discrete image, beside it in the convention, is a dequantization bound."""
+    info = evaluation.model_info
+    discrete = bool(info.get("discrete"))
+    return likelihood_words(discrete=discrete, kind=str(info.get("likelihood")), estimator=str(info.get("estimator", "")),
+                            k_bound=info.get("bound_k"), k_dequantization=None if discrete else evaluation.settings.k_deq)
 
 
 def write_csv(evaluation: Evaluation, path: str | Path, suggested: dict[int, str] | None = None) -> None:

@@ -100,9 +100,12 @@ class ManifoldView(PointsView):
         if not points.known:
             self._legend.addItem(theme.legend_key(*styles[0]), points.name)
             return
-        for style, count, where in ((styles[0], points.inside, "in"), (styles[1], points.outside, "outside")):
+        # Named as the inspector and the report name membership (app.wording.INSIDE): any ball, unlike realism's
+        # typical-size balls, so a filled point with realism < 1 never reads as a contradiction.
+        for style, count, where in ((styles[0], points.inside, f"inside a {points.other} ball (any size)"),
+                                    (styles[1], points.outside, f"outside every {points.other} ball")):
             if count:
-                self._legend.addItem(theme.legend_key(*style), f"{points.name}: {where} {points.other} manifold ({count:,})")
+                self._legend.addItem(theme.legend_key(*style), f"{points.name}: {where}: {count:,}")
 
     def _selection_drawn(self, xy: np.ndarray) -> None:
         """Draw the k-NN radius circle around the one selected point, if exactly one is shown."""

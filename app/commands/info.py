@@ -44,6 +44,7 @@ def describe(info: dict[str, Any]) -> dict[str, Any]:
         "source": extra.get("source"),
         "stored_samples": extra.get("stored_samples"),
         "stored_log_px": (extra.get("convention") or {}).get("description"),
+        "likelihood_note": likelihood_text(info),  # "likelihood" is the kind; this says it as the text does
     }
 
 

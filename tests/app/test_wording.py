@@ -88,3 +88,27 @@ def test_kid_states_its_scale_and_method_and_shows_one_uncertainty_in_window_cli
     rows, notes = metric_table([metric_row("kid", entry)])
     assert rows[0]["name"].startswith("KID (MMD², unscaled)") and rows[0]["value"] == "514.1 ± 59.86"
     assert notes == [entry["method"], entry["convention"]]
+
+
+def test_the_json_says_a_flows_likelihood_in_the_words_of_info_and_its_convention(digits):
+    flow = open_model(demo_model_path("flow (RealNVP)"))
+    result = evaluate(flow, digits.split("test"), EvaluationSettings(n_samples=20, device="cpu", metrics=("ll",)))
+    model = summary(result)["model"]
+    note, convention = model["likelihood_note"], result.likelihood["sample"].convention.describe()
+    assert model["likelihood"] == "exact"  # the kind, a stable key; the note says what is exact and what is bound
+    assert note.startswith("density exact") and "log P(x) lower bound (uniform dequantization" in note
+    assert f"K={result.settings.k_deq}" in note and note in convention  # the same words as the convention's
+    assert describe(flow.info.to_dict())["likelihood_note"] in format_summary(describe(flow.info.to_dict()))
+
+
+def test_the_manifold_legend_names_membership_as_the_inspector_does(qtbot):
+    from genloupe.widgets.manifold_view import ManifoldView
+
+    view = ManifoldView()
+    qtbot.addWidget(view)
+    inside = np.arange(40) % 3 > 0
+    view.set_data(np.random.default_rng(0).normal(size=(40, 2)), np.random.default_rng(1).normal(size=(40, 2)),
+                  real_in=inside, generated_in=inside)
+    labels = [label.text for _, label in view._legend.items]
+    assert f"samples: {INSIDE.replace('a real', 'a held-out real')}: {inside.sum()}" in labels
+    assert all("manifold" not in label for label in labels) and any("outside every" in label for label in labels)

@@ -122,10 +122,10 @@ def test_given_radii_and_selectable_real_points(qtbot):
 
 def test_legend_names_each_category_with_its_count(view):
     labels = [label.text for _, label in view._legend.items]
-    assert labels == [f"held-out real: in samples manifold ({REAL_IN.sum()})",
-                      f"held-out real: outside samples manifold ({(~REAL_IN).sum()})",
-                      "samples: in held-out real manifold (200)",
-                      "samples: outside held-out real manifold (100)"]
+    assert labels == [f"held-out real: inside a samples ball (any size): {REAL_IN.sum()}",
+                      f"held-out real: outside every samples ball: {(~REAL_IN).sum()}",
+                      "samples: inside a held-out real ball (any size): 200",
+                      "samples: outside every held-out real ball: 100"]
 
 
 def test_realism_sizes_are_few_and_monotone():
