@@ -53,6 +53,9 @@ class FeatureChoice(QComboBox):
         self.addItem(PIXELS_D, None)
         self.addItem(USER_FILE, None)
         self.setItemData(0, AUTO_TIP, TOOLTIP)
+        # Wide enough for every item, and again when "auto" names what it chose ("auto: digits-cnn"): the default
+        # sizes once, at first show, and the toolbar cut the longer text.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.activated.connect(self._chosen)
         controller.featuresChanged.connect(self.show_spec)
         controller.sessionLoaded.connect(lambda view: self._session_loaded(str(view.run.get("features", ""))))

@@ -5,7 +5,7 @@ remembered per reference, and a failed first evaluation shows nothing rather tha
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionComboBox
 
 from genloupe.app.main_window import build_window
 from genloupe.widgets.jobs_panel import FAILED
@@ -107,3 +107,18 @@ def test_a_first_evaluation_that_fails_shows_no_model(window, digits28, qtbot):
     dismiss_error(window, qtbot)
     assert window.model_combo.currentIndex() == -1 and window.model_combo.placeholderText() == "no model open"
     assert window.grid.model.n == 0 and window.controller.view is None
+
+
+def test_the_features_box_widens_to_what_auto_chose(window, qtbot):
+    box = window.feature_choice
+    box.setItemText(0, "auto: digits-cnn")  # as a loaded session names what auto chose (_session_loaded)
+    text_width = box.fontMetrics().horizontalAdvance(box.currentText())
+
+    def text_field_width() -> int:
+        option = QStyleOptionComboBox()
+        box.initStyleOption(option)
+        style = box.style()
+        return style.subControlRect(QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField,
+                                    box).width()
+
+    qtbot.waitUntil(lambda: text_field_width() >= text_width, timeout=2000)  # none of it cut by the toolbar
