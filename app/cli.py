@@ -9,7 +9,7 @@ import sys
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report")
+COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report", "new-adapter")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"genloupe.app.commands.{name}").add_parser(subparsers)
+        importlib.import_module(f"genloupe.app.commands.{name.replace('-', '_')}").add_parser(subparsers)
     return parser
 
 

@@ -19,6 +19,7 @@ from .data import Dataset
 from .device import resolve_device
 from .errors import MetricError
 from .features import extract_features, get_extractor
+from .checkpoints.probes import levels_mismatch, own_samples_warning
 from .likelihood import Convention, LikelihoodResult, evaluate_likelihood
 from .models.base import GenerativeModel
 from .progress import Progress, null_progress
@@ -63,6 +64,8 @@ class Evaluation:
     training: np.ndarray | None = None  # the images the model was trained on, searched for copies
     training_nn_distance: np.ndarray | None = None  # each training image's distance to its nearest other one
     timings: dict[str, float] = field(default_factory=dict)
+    scoring_info: dict[str, Any] | None = None  # the model that scored the likelihood, when not the model itself
+    warnings: list[str] = field(default_factory=list)  # what the numbers need read with (see checkpoints.probes)
 
 
 def evaluate(
@@ -88,6 +91,8 @@ def evaluate(
     unknown = set(settings.metrics) - set(ALL_METRICS)
     if unknown:
         raise MetricError(f"unknown metrics {', '.join(sorted(unknown))}; choose from {', '.join(ALL_METRICS)}")
+    if model.info.levels != reference.levels:
+        raise levels_mismatch(model.info.name, model.info.levels, reference.name, reference.levels)
     device = resolve_device(settings.device)
     timer = _Timer()
     result = Evaluation(
@@ -101,6 +106,8 @@ def evaluate(
         levels=reference.levels,
         timings=timer.timings,
         training=training,
+        scoring_info=scoring_model.info.to_dict() if scoring_model is not None else None,
+        warnings=list(model.info.extra.get("warnings") or []),
     )
     stored = getattr(model, "stored", None)  # a sample bundle: its own samples, in order
     with timer("sampling"):
@@ -130,6 +137,9 @@ def evaluate(
                 result.likelihood[source] = ll
                 result.columns[source].update(log_px=ll.log_px, bpd=ll.bpd)
         progress.partial(("likelihood", result.likelihood))
+        if scoring_model is None and stored is None and {"sample", "reference"} <= set(result.likelihood):
+            gap = own_samples_warning(result.likelihood["sample"].mean_bpd, result.likelihood["reference"].mean_bpd)
+            result.warnings += [gap] if gap else []
     feature_metrics = set(settings.metrics) - {"ll"}
     if feature_metrics:
         _feature_stage(result, reference, settings, feature_metrics, device, timer, progress)

@@ -197,7 +197,9 @@ def _check_inputs(info, images: np.ndarray, levels: int) -> None:
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(info.data_shape):
         raise DataError(f"data of shape {tuple(images.shape[1:])} do not fit {info.name}, which expects {tuple(info.data_shape)}")
     if levels != info.levels:
-        raise DataError(f"data on {levels} levels do not fit {info.name}, which models {info.levels} levels")
+        from .checkpoints.probes import levels_mismatch  # the one wording of this error, with its fixes
+
+        raise levels_mismatch(info.name, info.levels, "the data", levels)
 
 
 def _check_finite(log_px: np.ndarray, name: str) -> None:

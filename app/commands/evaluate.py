@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 from genloupe.app.commands.outputs import check_output_paths
+from genloupe.app.commands.splits import add_train_indices, declared_split, split_provenance
 from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import content_hash, open_model
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import GenLoupeError
 from genloupe.engine.features import list_extractors
 from genloupe.engine.evaluation import ALL_METRICS, EvaluationSettings, evaluate
-from genloupe.engine.results import summary, write_csv, write_session
+from genloupe.engine.results import provenance_comments, summary, write_csv, write_session
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--training-split", default=None, choices=["train", "val", "test", "all"],
                         help="split of the reference source the model was trained on: each sample's nearest "
                         "training image is found (memorization)")
+    add_train_indices(parser)
     parser.add_argument("--n", type=int, default=1000, help="number of samples to draw")
     parser.add_argument("--features", default="digits-cnn", help="feature extractor name or file (.pt, .pt2)")
     parser.add_argument("--inception-weights", default=None, help="weights file of inception-fid")
@@ -52,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
     model = open_model(args.model, trust_code=args.trust_code)
     scorer = open_model(args.score_with, trust_code=args.trust_code) if args.score_with else None
     data = open_data(args.reference, levels=args.levels)
-    reference = data.split(args.split)
-    further = {split: data.split(split).images for split in args.also_split}
+    declared = declared_split(args, data)
+    splits = declared.indices if declared else None
+    reference = data.split(args.split, declared=splits)
+    further = {split: data.split(split, declared=splits).images for split in args.also_split}
     options = {"weights": args.inception_weights} if args.inception_weights else {}
     if args.features not in list_extractors():  # a user's extractor file: TorchScript needs the same trust
         options["trust_code"] = args.trust_code
@@ -61,18 +65,20 @@ def run(args: argparse.Namespace) -> int:
         n_samples=args.n, metrics=metrics, features=args.features, feature_options=options,
         device=args.device, seed=args.seed, k_deq=args.k_deq,
     )
-    training = data.split(args.training_split).images if args.training_split else None
+    training = data.split(args.training_split, declared=splits).images if args.training_split else None
     result = evaluate(model, reference, settings, scoring_model=scorer, further=further, training=training,
                       progress=terminal_progress())
     model_hash = content_hash(args.model)
-    document = summary(result, model_path=args.model, model_hash=model_hash)
+    document = {**summary(result, model_path=args.model, model_hash=model_hash),
+                "training_split": split_provenance(declared)}
     _print_summary(document)
     if args.json:
         args.json.write_text(json.dumps(document, indent=1, default=float))
     if args.csv:
-        write_csv(result, args.csv)
+        write_csv(result, args.csv, provenance_comments(result, args.model, model_hash))
     if args.session:
-        write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash}).close()
+        write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash,
+                                             "training_split": split_provenance(declared)}).close()
     return 0
 
 
@@ -84,3 +90,5 @@ def _print_summary(document: dict) -> None:
         print(f"  {source:>9}: {entry['mean_bpd']:.4f} bits/dim  [{entry['convention']['description']}]", file=out)
     for name, value in document["metrics"].items():
         print(f"  {name:>12}: {value}", file=out)
+    for text in document["warnings"]:
+        print(f"genloupe evaluate: warning: {text}", file=sys.stderr)
