@@ -235,6 +235,8 @@ class MainWindow(QMainWindow):
         self._apply_flag_filter(self.flag_filter.currentText())
         self._show_flag_counts()
         self._update_status()
+        if view.run.get("warnings"):  # what the probes and the evaluation found worth saying (checkpoints/probes.py)
+            self.statusBar().showMessage("warning: " + "; ".join(view.run["warnings"]), 30_000)
 
     def _draw_plots_in_turns(self, view: SessionView, steps: list) -> None:
         """Draw one plot per turn of the event loop, so that input is answered between them.
