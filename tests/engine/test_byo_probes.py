@@ -211,3 +211,25 @@ def test_an_adapters_hash_covers_the_files_it_loads(folder, tmp_path):
     assert content_hash(tmp_path / "a.py") == undeclared  # opening it writes caches: not a change
     (tmp_path / "w.bin").write_bytes(b"2")
     assert content_hash(tmp_path / "a.py") != undeclared  # no declaration: the whole folder counts
+
+
+def test_export_names_the_random_call_it_cannot_take_and_its_line(folder, tmp_path):
+    from genloupe.engine.checkpoints import export_bundle, load_raw
+
+    path = write(folder, "examples_vae_adapter.py", '''
+import torch
+from vae_adapter import VaeModel, load as load_vae
+
+class AsInPytorchExamples(VaeModel):
+    def sample(self, n, generator=None):
+        z = self.vae.reparameterize(torch.zeros(n, self.vae.latent), torch.zeros(n, self.vae.latent))  # randn_like
+        return self.vae.sample(z, torch.rand(n, 64, generator=generator)).float().reshape(n, 1, 8, 8) / 16
+
+def load(path):
+    return AsInPytorchExamples(load_vae(path).vae)
+''')
+    line = next(i for i, text in enumerate((folder / "vae.py").read_text().splitlines(), 1) if "randn_like" in text)
+    with pytest.raises(CheckpointError) as caught:
+        export_bundle(load_raw(path, trust_code=True)[0], tmp_path / "b")
+    assert str(caught.value) == (f"the model draws noise with randn_like at vae.py line {line}, which an export cannot "
+                                 "take as an input; draw with torch.randn or torch.rand (uniform) instead")
