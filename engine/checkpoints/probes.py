@@ -112,12 +112,12 @@ def check_discrete_mass(model: Any, images: torch.Tensor, where: str) -> None:
                          "must declare discrete=False)")
 
 
-def _moved(images: torch.Tensor, levels: int) -> torch.Tensor:
-    """Each image with one pixel one level up, an interior level where there is one."""
+def _moved(images: torch.Tensor, levels: int, interior: bool) -> torch.Tensor:
+    """Each image with one pixel one level up: an interior level, or one at level 0, where there is one."""
     moved = images.clone().reshape(len(images), -1)
     for row in moved:
-        interior = torch.nonzero((row >= 1) & (row <= levels - 3)).flatten()
-        choices = interior if len(interior) else torch.nonzero(row < levels - 1).flatten()
+        wanted = torch.nonzero((row >= 1) & (row <= levels - 3) if interior else row == 0).flatten()
+        choices = wanted if len(wanted) else torch.nonzero(row < levels - 1).flatten()
         if len(choices):
             row[choices[len(choices) // 2]] += 1
     return moved.reshape(images.shape)
@@ -127,11 +127,11 @@ def check_sensitivity(model: Any, images: torch.Tensor, where: str) -> list[str]
     """log_prob must see a one-level move, and must not see a grid image nudged within its level."""
     info = model.info
     base = _log_prob(model, _inputs(images, info))
-    moved = _log_prob(model, _inputs(_moved(images, info.levels), info))
-    if not bool(((moved - base).abs() > 1e-6 * (1.0 + base.abs())).any()):
+    moves = [_log_prob(model, _inputs(_moved(images, info.levels, interior), info)) for interior in (True, False)]
+    if not any(bool(((moved - base).abs() > 1e-6 * (1.0 + base.abs())).any()) for moved in moves):
         if float(base.max() - base.min()) <= 1e-6 * (1.0 + float(base.abs().max())):
             return ["log_prob gives the same value for every image probed (a uniform model?)"]
-        raise ModelError(f"{where}: log_prob did not change when one pixel moved one level (in {len(images)} images) "
+        raise ModelError(f"{where}: log_prob did not change when one pixel moved one level (in {2 * len(images)} moves) "
                          "although it differs between images: it reads its input coarser than the grid, e.g. "
                          "y.long() of values in [0, 1]; map grid values to levels with torch.round(y * (L - 1))")
     if info.discrete:

@@ -233,3 +233,55 @@ def load(path):
         export_bundle(load_raw(path, trust_code=True)[0], tmp_path / "b")
     assert str(caught.value) == (f"the model draws noise with randn_like at vae.py line {line}, which an export cannot "
                                  "take as an input; draw with torch.randn or torch.rand (uniform) instead")
+
+
+ODD_MODELS = '''
+import math
+import torch
+from torch import nn
+from genloupe.engine.models.base import ModelInfo
+
+
+class Odd(nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        discrete = kind == "peaked"
+        self.info = ModelInfo(name=kind, family="test", data_shape=(1, 8, 8), levels=17, likelihood="exact",
+                              discrete=discrete)
+
+    def log_prob(self, y, generator=None):
+        if self.kind == "uniform":  # log p = 0 on [0, 1]^D
+            return torch.zeros(len(y))
+        if self.kind == "gaussian":  # N(0.5, 0.2^2) per pixel, unclamped
+            return (-0.5 * ((y - 0.5) / 0.2) ** 2 - math.log(0.2 * math.sqrt(2 * math.pi))).flatten(1).sum(1)
+        x = torch.round(y * 16)  # peaked: level 0 has probability 0.9, the others share the rest
+        return torch.where(x == 0, math.log(0.9), math.log(0.1 / 16)).flatten(1).sum(1)
+
+    def sample(self, n, generator=None):
+        if self.kind == "gaussian":
+            return 0.5 + 0.2 * torch.randn(n, 1, 8, 8, generator=generator)
+        u = torch.rand(n, 1, 8, 8, generator=generator)
+        return u if self.kind == "uniform" else torch.floor(u * 17).clamp(max=16) / 16  # not what log_prob says
+'''
+
+
+@pytest.mark.parametrize("kind, outcome", [
+    ("uniform", "log_prob gives the same value for every image probed (a uniform model?)"),
+    ("gaussian", "of the probe samples' values lie outside [0, 1] (from"),
+    ("peaked", "bits/dim, worse than a uniform model's 4.087, which no model's own samples can"),
+])
+def test_legitimate_oddities_are_warnings_and_impossible_ones_errors(tmp_path, kind, outcome):
+    (tmp_path / "odd.py").write_text(ODD_MODELS)
+    (tmp_path / f"{kind}.py").write_text(f"from odd import Odd\n\ndef load(path):\n    return Odd({kind!r})\n")
+    if kind == "peaked":
+        assert outcome in refused(tmp_path / f"{kind}.py")
+    else:
+        warnings = open_model(tmp_path / f"{kind}.py", trust_code=True).info.extra["warnings"]
+        assert len(warnings) == 1 and outcome in warnings[0]
+
+
+def test_declared_files_must_exist(tmp_path):
+    (tmp_path / "a.py").write_text('GENLOUPE_FILES = ["weights.pt"]\n\ndef load(path):\n    pass\n')
+    with pytest.raises(CheckpointError, match="GENLOUPE_FILES names 'weights.pt', which is not a file beside the adapter"):
+        content_hash(tmp_path / "a.py")
