@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from genloupe.app.report.model import provenance_rows
 from genloupe.engine.checkpoints import content_hash, open_model
 from genloupe.engine.data import open_data
 from genloupe.engine.session import Session
@@ -85,3 +86,5 @@ def test_the_models_own_split_and_the_scoring_model_travel_with_the_numbers(tmp_
     with Session.open(tmp_path / "e.genloupe") as session:
         run = session.run
         assert run["scoring_model"]["hash"] == scorer["hash"] and run["training_split"]["kind"] == "declared"
+    rows = dict(provenance_rows(run))  # the report's provenance table
+    assert scorer["hash"] in rows["likelihood scored with"] and "declared" in rows["training images"]
