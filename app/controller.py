@@ -21,7 +21,7 @@ from genloupe.app.demo import scoring_companion
 from genloupe.app.jobs import Jobs
 from genloupe.app.settings import Settings, sessions_dir
 from genloupe.engine.checkpoints import content_hash, open_model
-from genloupe.engine.data import open_data
+from genloupe.engine.data import open_data, read_split, split_provenance
 from genloupe.engine.errors import GenLoupeError, SessionError
 from genloupe.engine.evaluation import EvaluationSettings, evaluate
 from genloupe.engine.progress import TaskProgress
@@ -66,6 +66,7 @@ class Controller(QObject):
         self.jobs, self.settings = jobs, settings
         self.model_address = ""
         self.reference_source = "digits"
+        self.train_indices: str | None = None  # the images the model learnt from, when not GenLoupe's split
         self.device = "auto"
         self.trusted_addresses: set[str] = set()  # adapters the person agreed to run
         self.n_samples = 1000
@@ -96,7 +97,7 @@ class Controller(QObject):
             self.evaluate()
 
     def evaluate(self) -> None:
-        address, source = self.model_address, self.reference_source
+        address, source, train_indices = self.model_address, self.reference_source, self.train_indices
         trust_code = address in self.trusted_addresses
         settings = EvaluationSettings(n_samples=self.n_samples, device=self.device)
         stem = Path(address.partition("#")[0]).stem
@@ -107,13 +108,15 @@ class Controller(QObject):
             companion = scoring_companion(address) if model.info.likelihood == "none" else None
             scorer = open_model(companion) if companion else None
             data = open_data(source)
-            reference = data.split("test")
-            training = data.split("train").images
+            declared = read_split(train_indices, data) if train_indices else None
+            splits = declared.indices if declared else None
+            reference = data.split("test", declared=splits)
+            training = data.split("train", declared=splits).images
             further = {"train": training[: settings.n_samples]}  # overfitting shows as a likelihood gap
             result = evaluate(model, reference, settings, scoring_model=scorer, further=further,
                               training=training[:MAX_TRAINING_SEARCHED], progress=progress)
             run = {"checkpoint": address, "checkpoint_hash": content_hash(address.partition("#")[0]),
-                   "reference_source": source, "scored_with": companion}
+                   "reference_source": source, "scored_with": companion, "training_split": split_provenance(declared)}
             progress.check()  # a cancelled job writes no session
             write_session(result, path, run).close()
             return path

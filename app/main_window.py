@@ -561,13 +561,17 @@ def build_window(settings: Settings | None = None) -> MainWindow:
     return window
 
 
-def run_app(path: str | None = None, reference: str | None = None) -> int:
-    """Open the window: on ``path`` (checkpoint or session) if given, else on the bundled demo."""
+def run_app(path: str | None = None, reference: str | None = None, train_indices: str | None = None) -> int:
+    """Open the window: on ``path`` (checkpoint or session) if given, else on the bundled demo.
+
+    ``train_indices`` declares the reference images the model learnt from (held-out, train-split and
+    memorization views follow it; see engine/data/split_file.py)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GenLoupe")
     window = build_window()
     if reference:
         window.controller.reference_source = reference
+    window.controller.train_indices = train_indices
     # Everything imported so far lives as long as the program: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop for 100-250 ms while a job imports and allocates.
     gc.freeze()

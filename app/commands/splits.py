@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from genloupe.engine.data import Dataset, DeclaredSplit, read_split, split_provenance
 
-from genloupe.engine.data import Dataset, DeclaredSplit, read_split
+__all__ = ["add_train_indices", "declared_split", "split_provenance"]
 
 
 def add_train_indices(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,3 @@ def add_train_indices(parser: argparse.ArgumentParser) -> None:
 def declared_split(args: argparse.Namespace, data: Dataset) -> DeclaredSplit | None:
     return read_split(args.train_indices, data) if args.train_indices else None
 
-
-def split_provenance(declared: DeclaredSplit | None, seed: int = 0) -> dict[str, Any]:
-    """What 'train' and 'test' meant in a run: the declared file (path, hash), or GenLoupe's seeded split."""
-    return declared.provenance() if declared else {"kind": "genloupe", "seed": seed, "fractions": [0.8, 0.1, 0.1]}

@@ -39,6 +39,11 @@ class DeclaredSplit:
                 **{f"n_{name}": int(len(v)) for name, v in self.indices.items() if name != "all"}}
 
 
+def split_provenance(declared: DeclaredSplit | None, seed: int = 0) -> dict[str, Any]:
+    """What 'train' and 'test' meant in a run: the declared file (path, hash), or GenLoupe's seeded split."""
+    return declared.provenance() if declared else {"kind": "genloupe", "seed": seed, "fractions": [0.8, 0.1, 0.1]}
+
+
 def genloupe_split(dataset: Dataset, seed: int = 0) -> dict[str, Any]:
     """GenLoupe's split of ``dataset`` as the JSON document ``--split-indices`` writes."""
     splits = dataset.split_indices(seed)
