@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
+from .checkpoints.probes import levels_mismatch, own_samples_warning
 from .data import Dataset
 from .device import resolve_device
 from .errors import MetricError
 from .features import extract_features, get_extractor
-from .checkpoints.probes import levels_mismatch, own_samples_warning
 from .likelihood import Convention, LikelihoodResult, evaluate_likelihood
 from .models.base import GenerativeModel
 from .progress import Progress, null_progress

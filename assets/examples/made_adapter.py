@@ -8,7 +8,6 @@ returns log P(x); it must *round* them back to levels (truncating with ``.long()
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -44,7 +44,7 @@ def probe_model(model: Any, where: str) -> list[str]:
     warnings: list[str] = []
     stored = getattr(model, "stored", None)
     if stored is not None and stored.log_px is not None:
-        check_stored_log_px(stored.log_px, stored.levels, info.dims, where)
+        check_stored_log_px(stored.log_px, where)
     n = PROBE_SAMPLES if stored is None else min(PROBE_SAMPLES, len(stored.images))
     generator = torch.Generator(device=model.device).manual_seed(0)
     with torch.inference_mode():
@@ -202,8 +202,8 @@ def check_sampler_consistency(model: Any, images: torch.Tensor, where: str) -> N
                          "sample() follow the order in which log_prob conditions (a MADE's masks)?")
 
 
-def check_stored_log_px(log_px: np.ndarray, levels: int, dims: int, where: str) -> None:
-    """Stored log-likelihoods, converted to log P(x) of the discrete image: at most 0, and not below uniform on average."""
+def check_stored_log_px(log_px: np.ndarray, where: str) -> None:
+    """Stored log-likelihoods, converted to log P(x) of the discrete image (bounds included): at most 0."""
     top = float(np.max(log_px))
     if top > MAX_POSITIVE_NATS:
         worst = int(np.argmax(log_px))
