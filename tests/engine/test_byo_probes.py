@@ -216,6 +216,7 @@ def test_export_names_the_random_call_it_cannot_take_and_its_line(folder, tmp_pa
     from genloupe.engine.checkpoints import export_bundle, load_raw
 
     path = write(folder, "examples_vae_adapter.py", '''
+import torch
 from vae_adapter import VaeModel, load as load_vae
 
 class AsInPytorchExamples(VaeModel):
@@ -235,6 +236,7 @@ def load(path):
 
 ODD_MODELS = '''
 import math
+import torch
 from torch import nn
 from genloupe.engine.models.base import ModelInfo
 
