@@ -9,7 +9,8 @@ import sys
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report", "new-adapter")
+COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "open", "report", "features",
+            "new-adapter")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from genloupe.app.demo import scoring_companion
+from genloupe.app.feature_choice import feature_options
 from genloupe.app.jobs import Jobs
 from genloupe.app.settings import Settings, sessions_dir
 from genloupe.engine.checkpoints import content_hash, open_model
@@ -59,6 +60,7 @@ class Controller(QObject):
     flagsChanged = Signal(object)  # ids whose flags changed
     undoStateChanged = Signal()
     failed = Signal(str)  # one-line error for a dialog
+    featuresChanged = Signal(str)  # the features spec the next evaluation uses
     warned = Signal(str)
 
     def __init__(self, jobs: Jobs, settings: Settings, parent: QObject | None = None) -> None:
@@ -67,6 +69,7 @@ class Controller(QObject):
         self.model_address = ""
         self.reference_source = "digits"
         self.train_indices: str | None = None  # the images the model learnt from, when not GenLoupe's split
+        self.features = settings.features_for(self.reference_source)  # remembered per reference
         self.device = "auto"
         self.trusted_addresses: set[str] = set()  # adapters the person agreed to run
         self.n_samples = 1000
@@ -93,13 +96,23 @@ class Controller(QObject):
 
     def set_reference(self, source: str) -> None:
         self.reference_source = source
+        self.features = self.settings.features_for(source)
+        self.featuresChanged.emit(self.features)
+        if self.model_address:
+            self.evaluate()
+
+    def set_features(self, spec: str) -> None:
+        """Features for the current reference; re-evaluates the open model (remembered once that succeeds)."""
+        self.features = spec
+        self.featuresChanged.emit(spec)
         if self.model_address:
             self.evaluate()
 
     def evaluate(self) -> None:
         address, source, train_indices = self.model_address, self.reference_source, self.train_indices
         trust_code = address in self.trusted_addresses
-        settings = EvaluationSettings(n_samples=self.n_samples, device=self.device)
+        settings = EvaluationSettings(n_samples=self.n_samples, device=self.device, features=self.features,
+                                      feature_options=feature_options(self.features, self.settings))
         stem = Path(address.partition("#")[0]).stem
         path = sessions_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.genloupe"
 
@@ -131,13 +144,16 @@ class Controller(QObject):
             self.samplesArrived.emit(value[1], value[2])
 
     def _on_failed(self, kind: str, message: str) -> None:
-        if kind == "evaluate":  # the open session's model stays the current one
+        if kind == "evaluate":  # the open session's model stays the current one, and so do the features that worked
             self.model_address = self.view.run.get("checkpoint", "") if self.view else ""
+            self.features = self.settings.features_for(self.reference_source)
+            self.featuresChanged.emit(self.features)
         self.failed.emit(message)
 
     def _on_finished(self, kind: str, result: object) -> None:
         if kind == "evaluate":
             self.settings.add_recent(self.model_address)  # only what opened: a broken file is not recalled
+            self.settings.remember_features(self.reference_source, self.features)
             self.open_session(result, verify_checkpoint=False)  # hashed by the job a moment ago
 
     # -- sessions -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from genloupe.app.controller import Controller, SessionView
 from genloupe.app.demo import DEMO_MODELS, DEMO_REFERENCE, demo_model_path
+from genloupe.app.feature_choice import FeatureChoice
 from genloupe.app.jobs import Jobs
 from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
@@ -166,6 +167,7 @@ class MainWindow(QMainWindow):
         self.model_combo = QComboBox()
         self.model_combo.addItems(list(DEMO_MODELS))
         self.model_combo.setToolTip("Demo checkpoints; File ▸ Open checkpoint for your own")
+        self.model_combo.setPlaceholderText("no model open")  # shown after a first evaluation fails
         self.model_combo.activated.connect(self._open_model_choice)
         bar.addWidget(self.model_combo)
         bar.addWidget(QLabel(" Device "))
@@ -173,6 +175,10 @@ class MainWindow(QMainWindow):
         self.device_combo.addItems(device_choices())
         self.device_combo.currentTextChanged.connect(self._set_device)
         bar.addWidget(self.device_combo)
+        bar.addWidget(QLabel(" Features "))
+        self.feature_choice = FeatureChoice(self.controller, self._ask_trust)
+        bar.addWidget(self.feature_choice)
+        bar.addWidget(self.feature_choice.note)
         bar.addWidget(QLabel(" Show "))
         self.flag_filter = QComboBox()
         self.flag_filter.addItems(list(FLAG_FILTERS))
@@ -249,10 +255,27 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, lambda: self._draw_plots_in_turns(view, steps[1:]))
 
     def _evaluation_stopped(self, kind: str) -> None:
-        """A cancelled or failed evaluation may have shown its samples already: show the open session again."""
-        if kind == "evaluate" and self.view_data is None and self.controller.view is not None:
+        """A cancelled or failed evaluation leaves the last good state: the open session again, or nothing."""
+        if kind != "evaluate":
+            return
+        view = self.controller.view
+        if view is None:
+            self._show_nothing()
+        elif self.view_data is None:  # its samples were shown already
             self.linker.clear()
-            self._show_session(self.controller.view)
+            self._show_session(view)
+        else:
+            self._show_model_name(view.run.get("checkpoint", ""))  # the box may name the model that failed
+
+    def _show_nothing(self) -> None:
+        """No session open: no samples, no numbers, and the model box names no model."""
+        self.view_data = None
+        self.linker.reset()
+        self.grid.set_data(np.zeros((0, 1, 1, 1), np.uint8), 2)
+        self.metrics.set_metrics([])
+        self.inspector.clear()
+        self.model_combo.setCurrentIndex(-1)
+        self._update_status()
 
     def _show_model_name(self, address: str) -> None:
         """The model box names what is open: a demo entry, or the file's name added to the list."""
@@ -570,7 +593,7 @@ def run_app(path: str | None = None, reference: str | None = None, train_indices
     app.setApplicationName("GenLoupe")
     window = build_window()
     if reference:
-        window.controller.reference_source = reference
+        window.controller.set_reference(reference)  # with the features remembered for it; nothing open yet
     window.controller.train_indices = train_indices
     # Everything imported so far lives as long as the program: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop for 100-250 ms while a job imports and allocates.

@@ -6,6 +6,7 @@ tests never touch the user's real configuration.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -48,6 +49,13 @@ class Settings:
     def trust(self, content_hash: str) -> None:
         self._qs.setValue("trusted_adapters", sorted(self.trusted_hashes() | {content_hash}))
 
+    def features_for(self, reference: str) -> str:
+        """The features last chosen for this reference data; 'auto' (follow the data) if none was."""
+        return str(self._qs.value(f"features/{_reference_key(reference)}", "auto"))
+
+    def remember_features(self, reference: str, spec: str) -> None:
+        self._qs.setValue(f"features/{_reference_key(reference)}", spec)
+
     def value(self, key: str, default=None):
         return self._qs.value(key, default)
 
@@ -56,3 +64,8 @@ class Settings:
 
     def sync(self) -> None:
         self._qs.sync()
+
+
+def _reference_key(reference: str) -> str:
+    """A settings key for a data source (paths hold slashes, which QSettings reads as groups)."""
+    return hashlib.sha256(reference.encode()).hexdigest()[:16]

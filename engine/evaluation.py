@@ -9,13 +9,14 @@ a 2-D projection for the manifold view. Partial results are handed to ``progress
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from . import metrics as M
-from .checkpoints.probes import levels_mismatch, own_samples_warning
+from .checkpoints.probes import own_samples_warning
+from .compatibility import check_compatibility, features_note
 from .data import Dataset
 from .device import resolve_device
 from .errors import MetricError
@@ -33,7 +34,7 @@ FID_SUBSETS = 5  # disjoint subsets behind FID's interval (used when each holds 
 class EvaluationSettings:
     n_samples: int = 1000
     metrics: tuple[str, ...] = ALL_METRICS
-    features: str = "digits-cnn"
+    features: str = "auto"  # follows the data: compatibility.default_features
     feature_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     seed: int = 0
@@ -91,8 +92,11 @@ def evaluate(
     unknown = set(settings.metrics) - set(ALL_METRICS)
     if unknown:
         raise MetricError(f"unknown metrics {', '.join(sorted(unknown))}; choose from {', '.join(ALL_METRICS)}")
-    if model.info.levels != reference.levels:
-        raise levels_mismatch(model.info.name, model.info.levels, reference.name, reference.levels)
+    features = check_compatibility(  # before any sampling: a misfit fails in a second, not after minutes
+        model.info, reference.shape, reference.levels, settings.features, settings.feature_options,
+        scorer=scoring_model.info if scoring_model is not None else None, needs_features=bool(set(settings.metrics) - {"ll"}),
+    )
+    settings = replace(settings, features=features)
     device = resolve_device(settings.device)
     timer = _Timer()
     result = Evaluation(
@@ -154,6 +158,8 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
         real = extract_features(extractor, reference.images, reference.levels, device=device, progress=progress)
         fake = extract_features(extractor, result.samples, reference.levels, device=device, progress=progress)
     convention = f"{extractor.name} features (d={real.features.shape[1]})"
+    if features_note(settings.features):
+        convention += f"; {features_note(settings.features)}"
     n_real, n_fake = len(real.features), len(fake.features)
     sizes = {"n_real": n_real, "n_fake": n_fake, "convention": convention}
     with timer("metrics"):

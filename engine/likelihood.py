@@ -21,6 +21,7 @@ import torch
 
 from .blocks import BOUND, DEQUANTIZATION, block_generator, run_blocks
 from .device import resolve_device
+from .data.checks import levels_mismatch
 from .errors import DataError, ModelError
 from .models.base import GenerativeModel, supports_per_dim
 from .progress import Progress, null_progress
@@ -197,8 +198,6 @@ def _check_inputs(info, images: np.ndarray, levels: int) -> None:
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(info.data_shape):
         raise DataError(f"data of shape {tuple(images.shape[1:])} do not fit {info.name}, which expects {tuple(info.data_shape)}")
     if levels != info.levels:
-        from .checkpoints.probes import levels_mismatch  # the one wording of this error, with its fixes
-
         raise levels_mismatch(info.name, info.levels, "the data", levels)
 
 

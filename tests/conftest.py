@@ -13,6 +13,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _scratch = tempfile.mkdtemp(prefix="genloupe-tests-")
 os.environ["GENLOUPE_CACHE_DIR"] = os.path.join(_scratch, "cache")
 os.environ["GENLOUPE_CONFIG_DIR"] = os.path.join(_scratch, "config")
+# Feature weights a developer has (torch hub's cache, variables) would change the default features.
+os.environ["TORCH_HOME"] = os.path.join(_scratch, "torch")
+for _variable in ("GENLOUPE_INCEPTION_WEIGHTS", "GENLOUPE_DINOV2_WEIGHTS"):
+    os.environ.pop(_variable, None)
 
 import torch  # noqa: E402  (after the environment is set)
 

@@ -74,7 +74,7 @@ class JobRow(QtWidgets.QFrame):
         if state == DONE:
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
-        elif self.progress.maximum() == 0:  # still busy-looking: show an empty bar instead
+        else:  # failed or cancelled: an empty bar, never the last stage's 100 % (nor a busy one)
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
         self.stage.setText(f"{text} ({self.elapsed():.1f} s)")

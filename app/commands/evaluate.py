@@ -13,7 +13,8 @@ from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import content_hash, open_model
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import GenLoupeError
-from genloupe.engine.features import list_extractors
+from genloupe.engine.compatibility import features_note, resolve_features
+from genloupe.engine.features.registry import is_user_file
 from genloupe.engine.evaluation import ALL_METRICS, EvaluationSettings, evaluate
 from genloupe.engine.results import provenance_comments, summary, write_csv, write_session
 
@@ -32,8 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "training image is found (memorization)")
     add_train_indices(parser)
     parser.add_argument("--n", type=int, default=1000, help="number of samples to draw")
-    parser.add_argument("--features", default="digits-cnn", help="feature extractor name or file (.pt, .pt2)")
+    parser.add_argument("--features", default="auto",
+                        help="auto (follows the data), digits-cnn, inception-fid, dinov2, pixels, pixels:D, or an "
+                        "extractor file (.pt, .pt2); `genloupe features` lists them")
     parser.add_argument("--inception-weights", default=None, help="weights file of inception-fid")
+    parser.add_argument("--dinov2-weights", default=None, help="weights file of dinov2 (dinov2_vitl14_pretrain.pth)")
     parser.add_argument("--metrics", default=",".join(ALL_METRICS), help=f"comma-separated subset of {','.join(ALL_METRICS)}")
     parser.add_argument("--score-with", default=None, help="model that scores the likelihood (e.g. CKPT#vae for a GAN head)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -58,11 +62,14 @@ def run(args: argparse.Namespace) -> int:
     splits = declared.indices if declared else None
     reference = data.split(args.split, declared=splits)
     further = {split: data.split(split, declared=splits).images for split in args.also_split}
-    options = {"weights": args.inception_weights} if args.inception_weights else {}
-    if args.features not in list_extractors():  # a user's extractor file: TorchScript needs the same trust
-        options["trust_code"] = args.trust_code
+    features = resolve_features(args.features, reference.shape, args.inception_weights)
+    options = {"weights": {"inception-fid": args.inception_weights, "dinov2": args.dinov2_weights}.get(features)}
+    if is_user_file(features):  # a user's extractor file: TorchScript needs the same trust
+        options = {"trust_code": args.trust_code}
+    if features_note(features):
+        print(f"note: {features} features: {features_note(features)}", file=sys.stderr)
     settings = EvaluationSettings(
-        n_samples=args.n, metrics=metrics, features=args.features, feature_options=options,
+        n_samples=args.n, metrics=metrics, features=features, feature_options=options,
         device=args.device, seed=args.seed, k_deq=args.k_deq,
     )
     training = data.split(args.training_split, declared=splits).images if args.training_split else None

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import DataError, ModelError
+from ..errors import ModelError
 from ..likelihood import evaluate_likelihood
 from ..models.base import ModelInfo
 from ..sampling import on_grid, quantize
@@ -227,9 +227,3 @@ def own_samples_warning(sample_bpd: float, heldout_bpd: float) -> str | None:
                 "too)")
     return None
 
-
-def levels_mismatch(model_name: str, model_levels: int, data_name: str, data_levels: int) -> DataError:
-    """The one error for a model and data on different grids: both sides, and how to reconcile them."""
-    return DataError(f"{model_name} is on {model_levels} levels but {data_name} is on {data_levels}: declare the "
-                     f"model's true levels (ModelInfo.levels, meta.json 'levels', an .npz's 'levels' key, levels.json "
-                     f"beside an image folder), or open the data with --levels {model_levels} if that is their grid")

@@ -59,3 +59,13 @@ def require_shape(name: str, expected: tuple[int, int, int]) -> Callable[[tuple[
             )
 
     return check
+
+
+def grey_or_rgb(name: str) -> Callable[[tuple[int, int, int]], None]:
+    """Input check for networks that take 1 or 3 channels at any size (they resize)."""
+
+    def check(shape: tuple[int, int, int]) -> None:
+        if shape[0] not in (1, 3):
+            raise DataError(f"feature extractor {name!r} takes grey or RGB images (1 or 3 channels), got {shape[0]} channels")
+
+    return check

@@ -4,8 +4,10 @@ This is the 2015-12-05 TensorFlow graph as ported by pytorch-fid: torchvision's 
 layout with 1008 classes, no auxiliary head, and the FID-specific blocks (average pools that
 exclude padding in the A, C and E_1 blocks, a max pool in the last E block). It loads pytorch-fid's
 weights file ``pt_inception-2015-12-05-6726825d.pth`` (same state-dict keys) from a path the user
-gives, ``weights=`` (the CLI's ``--inception-weights``) or ``$GENLOUPE_INCEPTION_WEIGHTS``; it never
-downloads anything.
+gives, ``weights=`` (the CLI's ``--inception-weights``), ``$GENLOUPE_INCEPTION_WEIGHTS``, or torch hub's
+checkpoints folder, where pytorch-fid caches that file and torch-fidelity caches its own copy,
+``weights-inception-2015-12-05-6726825d.pth`` (a plain state dict with the same keys; see weights.py).
+It never downloads anything.
 
 Preprocessing follows pytorch-fid: display values in [0, 1]; grey images repeated to 3 channels;
 bilinear resize to 299x299 (``align_corners=False``, always applied); scaled to [-1, 1] by 2x-1.
@@ -24,13 +26,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import CheckpointError, DataError
-from .extractor import FeatureExtractor, file_sha256, first_line
+from ..errors import CheckpointError
+from .extractor import FeatureExtractor, file_sha256, first_line, grey_or_rgb
 from .layers import linear64
+from .weights import WeightsFile, find_weights, where_to_put
 
 NAME = "inception-fid"
 WEIGHTS_ENV = "GENLOUPE_INCEPTION_WEIGHTS"
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+WEIGHTS = WeightsFile(
+    flag="--inception-weights", env=WEIGHTS_ENV,
+    hub_patterns=("pt_inception-2015-12-05-*.pth", "weights-inception-2015-12-05-*.pth"),
+    how_to_get=f"{WEIGHTS_FILE} from pytorch-fid's releases (or torch-fidelity's copy)",
+)
 CLASSES = 1008
 FEATURE_DIM = 2048
 PREPROCESSING = (
@@ -203,25 +211,19 @@ def _is_batch_counter(key: str) -> bool:
     return key.endswith("num_batches_tracked")  # present or not depending on the torch that saved the file
 
 
-def _check_channels(shape: tuple[int, int, int]) -> None:
-    if shape[0] not in (1, 3):
-        raise DataError(f"inception-fid takes grey or RGB images (1 or 3 channels), got {shape[0]} channels")
-
-
 def weights_path(weights: str | os.PathLike | None) -> str:
-    """The weights file named by ``weights`` or ``$GENLOUPE_INCEPTION_WEIGHTS``; one-line error if neither."""
-    path = os.fspath(weights) if weights is not None else os.environ.get(WEIGHTS_ENV, "")
-    if not path:
+    """The weights file: ``weights``, ``$GENLOUPE_INCEPTION_WEIGHTS`` or torch hub's cache; one-line error if none."""
+    found = find_weights(WEIGHTS, weights)
+    if found is None:
         raise CheckpointError(
-            f"inception-fid needs the FID Inception weights file {WEIGHTS_FILE} (never downloaded): "
-            f"pass --inception-weights PATH or set {WEIGHTS_ENV}=PATH"
+            f"inception-fid needs the FID Inception weights file {WEIGHTS_FILE} (never downloaded): {where_to_put(WEIGHTS)}"
         )
-    if not os.path.isfile(path):
+    if not os.path.isfile(found.path):
         raise CheckpointError(
-            f"{path}: FID Inception weights file not found; put {WEIGHTS_FILE} there, "
+            f"{found.path}: FID Inception weights file not found; put {WEIGHTS_FILE} there, "
             f"or point --inception-weights / {WEIGHTS_ENV} at it"
         )
-    return path
+    return found.path
 
 
 def load_state(module: FIDInceptionV3, path: str) -> None:
@@ -258,5 +260,5 @@ def load(weights: str | os.PathLike | None = None) -> FeatureExtractor:
         weights_hash=file_sha256(path),
         preprocessing=PREPROCESSING,
         default_batch_size=64,
-        check_shape=_check_channels,
+        check_shape=grey_or_rgb(NAME),
     )

@@ -136,9 +136,10 @@ def test_a_levels_mismatch_names_both_sides_and_the_fixes(tmp_path):
     np.savez(tmp_path / "wide.npz", samples=np.random.default_rng(0).integers(0, 256, size=(30, 8, 8), dtype=np.uint8))
     with pytest.raises(DataError) as caught:
         evaluate(open_model(tmp_path / "wide.npz"), DIGITS_TEST, EvaluationSettings(n_samples=30, metrics=("ll",)))
-    assert str(caught.value) == ("wide is on 256 levels but digits[test] is on 17: declare the model's true levels "
-                                 "(ModelInfo.levels, meta.json 'levels', an .npz's 'levels' key, levels.json beside an "
-                                 "image folder), or open the data with --levels 256 if that is their grid")
+    assert str(caught.value) == ("model wide models 256 levels but the reference data have 17: declare the model's "
+                                 "true levels if they are wrong (ModelInfo.levels, meta.json 'levels', an .npz's "
+                                 "'levels' key, levels.json beside an image folder), or choose data on 256 levels "
+                                 "(--levels 256 if that is their grid)")
 
 
 # --- the adapter contract --------------------------------------------------------------------------------

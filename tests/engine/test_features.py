@@ -26,7 +26,7 @@ def features_of(extractor, data, **kwargs):
 
 
 def test_registry_lists_builtins_with_the_default_first():
-    assert list_extractors() == ["digits-cnn", "inception-fid", "pixels"]
+    assert list_extractors() == ["digits-cnn", "dinov2", "inception-fid", "pixels"]
     with pytest.raises(GenLoupeError, match="unknown feature extractor 'resnet'"):
         get_extractor("resnet")
     with pytest.raises(GenLoupeError, match=r"takes options \['dim', 'seed'\]"):

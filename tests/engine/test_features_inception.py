@@ -80,7 +80,7 @@ def test_runs_on_a_weights_file_and_is_batch_invariant(weights, images, monkeypa
 
 def test_missing_or_wrong_weights_say_where_to_put_the_file(tmp_path, monkeypatch, weights):
     monkeypatch.delenv("GENLOUPE_INCEPTION_WEIGHTS", raising=False)
-    with pytest.raises(CheckpointError, match="--inception-weights PATH or set GENLOUPE_INCEPTION_WEIGHTS") as error:
+    with pytest.raises(CheckpointError, match="pass --inception-weights PATH, set GENLOUPE_INCEPTION_WEIGHTS=PATH, or put it in ") as error:
         get_extractor("inception-fid")
     assert "\n" not in str(error.value)
     with pytest.raises(CheckpointError, match="nowhere.pth: FID Inception weights file not found"):
@@ -130,5 +130,33 @@ def test_matches_pytorch_fid_on_the_same_weights(weights, images, monkeypatch):
             pool = reference(x.expand(-1, 3, -1, -1))[0].flatten(1)
             logits = pool.double() @ reference_fc.weight.double().T
         result = extract_features(ours, batch, levels, use_cache=False)
+        print(f"inception-fid vs pytorch-fid, {batch.shape[1]} channels: max abs diff features "
+              f"{np.abs(result.features - pool.numpy()).max():.3g}, logits {np.abs(result.logits - logits.numpy()).max():.3g}")
         np.testing.assert_allclose(result.features, pool.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(result.logits, logits.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def _torch_fidelity_missing() -> str | None:
+    try:
+        import torch_fidelity  # noqa: F401  (imports torchvision)
+    except ImportError as error:
+        return f"torch-fidelity does not import here ({error}): run it in the side venv (torchvision, tqdm)"
+    return None
+
+
+@pytest.mark.skipif(_torch_fidelity_missing() is not None, reason=str(_torch_fidelity_missing()))
+def test_torch_fidelitys_weights_file_is_found_in_torch_hub_cache_and_loads(weights, monkeypatch, tmp_path):
+    """torch-fidelity caches weights-inception-2015-12-05-6726825d.pth: a plain state dict of its own
+    FeatureExtractorInceptionV3, whose keys are pytorch-fid's. Its module loads our layout strictly, and
+    the state dict it holds, saved under torch-fidelity's file name in the hub cache, is found and loaded."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights))
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    torch.save(theirs.state_dict(), checkpoints / "weights-inception-2015-12-05-6726825d.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("GENLOUPE_INCEPTION_WEIGHTS", raising=False)
+    ours = get_extractor("inception-fid")
+    for key, value in ours.module.state_dict().items():
+        torch.testing.assert_close(value, theirs.state_dict()[key], rtol=0, atol=0)

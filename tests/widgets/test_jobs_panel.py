@@ -41,8 +41,10 @@ def test_cancel_button_emits_the_kind(panel, qtbot):
 
 def test_error_text_stays_visible_and_a_restart_clears_it(panel):
     panel.start_job("metrics", "Metrics")
+    panel.update_job("metrics", 10, 10, "sampling")  # a stage that completed before the failure
     panel.fail_job("metrics", "FeatureError: /data/inception.pt: not a TorchScript archive")
     row = panel.row("metrics")
+    assert row.progress.value() == 0  # a failed job never reads 100 %
     assert panel.state("metrics") == "failed" and not row.error.isHidden()
     assert "not a TorchScript archive" in row.error.text()
     panel.start_job("metrics", "Metrics again")
