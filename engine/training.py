@@ -25,7 +25,7 @@ import torch
 from .data.dataset import Dataset
 from .device import resolve_device
 from .errors import DataError, ModelError
-from .models.zoo import FAMILIES, ZooModel, family_names
+from .models.zoo import ZooModel, model_class
 from .progress import Progress, null_progress
 
 LN2 = math.log(2.0)
@@ -74,14 +74,15 @@ def train_model(
 
     ``config`` overrides the family's ``default_config`` and may carry the loop's settings
     (:data:`TRAINING_DEFAULTS`, then the family's ``training_defaults``); ``epochs`` overrides the
-    configured maximum.
+    configured maximum. The config key ``arch`` picks the family's architecture (default ``mlp``).
     """
     progress = progress or null_progress()
-    cls = family_class(family)
+    cls = family_class(family, (config or {}).get("arch"))
     _check_data(train, val)
     defaults = cls.default_config(train.shape, train.levels)
     merged = {**defaults, **(config or {})}
-    _check_config(family, merged, defaults, train)
+    _check_config(cls, merged, defaults, train)
+    merged.pop("arch", None)  # picked the class; a conv model writes it into its own config
     target = resolve_device(device)
     started = time.perf_counter()
     if hasattr(cls, "fit"):
@@ -118,11 +119,9 @@ def train_model(
     return model.eval(), report
 
 
-def family_class(family: str) -> type[ZooModel]:
-    """The registered class of ``family``; a ModelError naming the known ones otherwise."""
-    if family not in family_names():
-        raise ModelError(f"unknown model family {family!r}; known: {', '.join(family_names())}")
-    return FAMILIES[family]
+def family_class(family: str, arch: Any = None) -> type[ZooModel]:
+    """The registered class of ``family`` in architecture ``arch``; a ModelError naming the known ones otherwise."""
+    return model_class(family, arch)
 
 
 def validation_bpd(model: ZooModel, data: Dataset, seed: int = 0) -> float:
@@ -142,13 +141,12 @@ def validation_bpd(model: ZooModel, data: Dataset, seed: int = 0) -> float:
     return total / len(images) / LN2
 
 
-def _check_config(family: str, config: dict[str, Any], defaults: dict[str, Any], train: Dataset) -> None:
+def _check_config(cls: type[ZooModel], config: dict[str, Any], defaults: dict[str, Any], train: Dataset) -> None:
     """Unknown keys, and a data shape or levels other than the data's, are one-line errors."""
-    cls = family_class(family)
-    known = set(defaults) | set(TRAINING_DEFAULTS) | set(getattr(cls, "training_defaults", {}))
+    known = set(defaults) | set(TRAINING_DEFAULTS) | set(getattr(cls, "training_defaults", {})) | {"arch"}
     unknown = sorted(set(config) - known)
     if unknown:
-        raise ModelError(f"unknown {family} config keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ModelError(f"unknown {cls.family} config keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     if list(config.get("data_shape", train.shape)) != list(train.shape) or config.get("levels", train.levels) != train.levels:
         raise ModelError(f"the config's data_shape/levels must match the data: {list(train.shape)} on {train.levels} levels")
 

@@ -32,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config",
         default=None,
-        help='JSON object overriding the family\'s config and training settings, e.g. \'{"hidden": 64, "lr": 0.001}\'',
+        help='JSON object overriding the family\'s config and training settings, e.g. \'{"hidden": 64, "lr": 0.001}\'; '
+        '\'{"arch": "conv"}\' picks the convolutional variant of flow, autoregressive and vaegan',
     )
     parser.set_defaults(run=run)
 
@@ -40,8 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in SUFFIXES:
         raise CheckpointError(f"{args.out}: --out must end in .pt or .safetensors")
-    family_class(args.family)  # fail before the data are read
     config = parse_config(args.config)
+    family_class(args.family, config.get("arch"))  # fail before the data are read
     data = open_data(args.data)
     train, val, test = (data.split(name, seed=SPLIT_SEED) for name in ("train", "val", "test"))
     model, report = train_model(

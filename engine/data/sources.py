@@ -4,6 +4,7 @@ Rules, in order: None or the string "digits" is the embedded digits set (write "
 folder of that name); a folder holding data_batch_N.bin / test_batch.bin is CIFAR-10, any other
 folder an image folder; a file goes by its suffix (.npy, .npz, .bin for a CIFAR-10 batch), then
 IDX by name (idx, ubyte) or by its first bytes. Anything else is an unknown format.
+Right after "digits", the names "digits28" and "digits32rgb" are the shipped stand-ins at real shapes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .dataset import Dataset
 from .digits import read_digits
 from .idx import looks_like_idx, read_idx
 from .images import read_image_folder
+from .standins import STANDINS, read_standin
 
 DIGITS = "digits"
 SUFFIX_READERS = {
@@ -33,6 +35,8 @@ def open_data(source: str | os.PathLike | None = None, *, levels: int | None = N
     check_levels(levels)
     if source is None or source == DIGITS:
         return read_digits(levels)
+    if source in STANDINS:
+        return read_standin(str(source), levels)
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")

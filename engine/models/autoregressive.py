@@ -1,7 +1,10 @@
 """MADE over the discrete levels: log P(x) = sum_i log P(x_i | x_<i), a softmax over L values per dimension.
 
 One masked pass gives every conditional (raster order over C, H, W), so log_prob and the per-pixel
-log-likelihoods are exact and batched; sampling is sequential, one dimension per pass.
+log-likelihoods are exact and batched; sampling is sequential, one dimension per pass, and computes
+only the L outputs of that dimension. The direct input-to-output connection (on by default) is an
+(L*D) x D matrix: at real sizes (784 dimensions, 256 levels: 157 million weights) leave it out
+("direct": false) or use the convolutional architecture (:mod:`.pixelcnn`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ class MaskedLinear(nn.Linear):
         return F.linear(x, self.weight * self.mask, self.bias)
 
 
+def _masked_rows(layer: MaskedLinear, inputs: torch.Tensor, rows: slice | torch.Tensor) -> torch.Tensor:
+    """The outputs ``rows`` of a masked layer alone (sampling needs L of its L*D outputs per step)."""
+    return F.linear(inputs, layer.weight[rows] * layer.mask[rows], layer.bias[rows])
+
+
 def made_masks(dims: int, hidden: list[int], levels: int) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Masks of the hidden layers and of the direct input-to-output layer, from fixed degrees.
 
@@ -49,21 +57,22 @@ class MADE(ZooModel):
     family = "autoregressive"
     training_defaults = {"lr": 3e-3, "patience": 8}
 
-    def __init__(self, data_shape: list[int], levels: int, hidden: list[int]) -> None:
+    def __init__(self, data_shape: list[int], levels: int, hidden: list[int], direct: bool = True) -> None:
         super().__init__()
         if not hidden or min(hidden) < 1:
             raise ModelError(f"MADE needs at least one hidden layer of positive width, got {list(hidden)}")
-        self.config = {"data_shape": [int(s) for s in data_shape], "levels": int(levels), "hidden": [int(h) for h in hidden]}
+        self.config = {"data_shape": [int(s) for s in data_shape], "levels": int(levels), "hidden": [int(h) for h in hidden],
+                       "direct": bool(direct)}
         self.data_shape = tuple(self.config["data_shape"])
         self.levels = int(levels)
         self.dims = math.prod(self.data_shape)
-        masks, direct = made_masks(self.dims, self.config["hidden"], self.levels)
+        masks, direct_mask = made_masks(self.dims, self.config["hidden"], self.levels)
         self.layers = nn.ModuleList(MaskedLinear(mask) for mask in masks)
-        self.direct = MaskedLinear(direct)
+        self.direct = MaskedLinear(direct_mask) if direct else None
 
     @classmethod
     def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
-        return {"data_shape": list(data_shape), "levels": levels, "hidden": [128, 128]}
+        return {"data_shape": list(data_shape), "levels": levels, "hidden": [128, 128], "direct": True}
 
     @property
     def info(self) -> ModelInfo:
@@ -80,12 +89,16 @@ class MADE(ZooModel):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L, D) logits of every conditional P(x_d | x_<d) from integer levels x (N, D)."""
+        return self._outputs(x, slice(None)).view(len(x), self.levels, self.dims)
+
+    def _outputs(self, x: torch.Tensor, rows: slice | torch.Tensor) -> torch.Tensor:
+        """The output units ``rows`` (index l * D + d: level l of dimension d) from integer levels x (N, D)."""
         inputs = 2.0 * x.to(torch.float32) / (self.levels - 1) - 1.0
         h = inputs
         for layer in self.layers[:-1]:
             h = torch.relu(layer(h))
-        out = self.layers[-1](h) + self.direct(inputs)
-        return out.view(len(x), self.levels, self.dims)
+        out = _masked_rows(self.layers[-1], h, rows)
+        return out if self.direct is None else out + _masked_rows(self.direct, inputs, rows)
 
     def level_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) log P(x_i | x_<i) of integer levels x."""
@@ -102,9 +115,10 @@ class MADE(ZooModel):
         return self.log_prob_per_dim(y).flatten(1).sum(1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = torch.zeros(n, self.dims, dtype=torch.long, device=self.direct.weight.device)
+        x = torch.zeros(n, self.dims, dtype=torch.long, device=self.layers[0].weight.device)
+        levels = torch.arange(self.levels, device=x.device) * self.dims
         for d in range(self.dims):
-            probs = torch.softmax(self.logits(x)[:, :, d], 1)
+            probs = torch.softmax(self._outputs(x, levels + d), 1)
             x[:, d] = categorical(probs, generator)
         return x.to(torch.float32).view(n, *self.data_shape) / (self.levels - 1)
 

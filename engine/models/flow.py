@@ -1,8 +1,13 @@
-"""RealNVP-style coupling flow: exact density by the change of variables.
+"""RealNVP-style coupling flows: exact density by the change of variables.
 
-y in [0,1]^D --logit pre-transform--> R^D --per-dimension affine (actnorm)--> affine couplings --> z ~ N(0, I).
+y in [0,1]^D --logit pre-transform--> R^D --per-dimension affine (actnorm)--> steps --> z ~ N(0, I).
 Every step's log-determinant is added, the logit's included (s = a + (1 - 2a) y, z = logit(s) adds
 sum_i [ln(1 - 2a) - ln s_i - ln(1 - s_i)]), so log_prob is the density of y on [0,1]^D.
+
+Two architectures share that frame: ``mlp`` (the default; couplings at full resolution, conditioned by
+MLPs or small conv nets) and ``conv``, RealNVP's multi-scale arrangement for images at real sizes
+(Dinh et al. 2017): at each scale, checkerboard couplings, a squeeze of 2x2 blocks into channels,
+channel couplings; then checkerboard couplings at the coarsest scale.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import math
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelError
@@ -98,55 +104,37 @@ class AffineCoupling(nn.Module):
         return (out - shift) * torch.exp(-log_scale)
 
 
-@register
-class CouplingFlow(ZooModel):
-    family = "flow"
-    training_defaults = {"lr": 3e-3, "patience": 8}
+class Squeeze(nn.Module):
+    """(C, H, W) to (4C, H/2, W/2), each 2x2 block into channels: a permutation, log-determinant 0."""
 
-    def __init__(
-        self,
-        data_shape: list[int],
-        levels: int,
-        couplings: int,
-        hidden: int,
-        net: Literal["mlp", "conv"],
-        masks: list[str],
-        alpha: float,
-    ) -> None:
-        super().__init__()
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return F.pixel_unshuffle(z, 2), z.new_zeros(len(z))
+
+    def inverse(self, out: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(out, 2)
+
+
+class LogitSpaceFlow(ZooModel):
+    """What every flow architecture shares: the logit pre-transform, actnorm, the Gaussian base and the
+    training objective. Subclasses build ``self.couplings``, steps with ``forward`` -> (z, log-det) and
+    ``inverse``, and set ``self.latent_shape`` (the shape the last step leaves)."""
+
+    family = "flow"
+
+    def _start(self, data_shape: list[int], levels: int, alpha: float, options: dict[str, Any]) -> None:
+        """Config, pre-transform and actnorm of a flow on ``data_shape``; ``options`` are the architecture's."""
         if not 0.0 < alpha < 0.5:
             raise ModelError(f"the logit pre-transform needs 0 < alpha < 0.5, got {alpha}")
-        if couplings < 1 or not masks:
-            raise ModelError("a coupling flow needs at least one coupling and one mask kind")
-        self.config = {
-            "data_shape": [int(s) for s in data_shape],
-            "levels": int(levels),
-            "couplings": int(couplings),
-            "hidden": int(hidden),
-            "net": net,
-            "masks": list(masks),
-            "alpha": float(alpha),
-        }
-        self.data_shape = tuple(self.config["data_shape"])
+        self.config = {"data_shape": [int(s) for s in data_shape], "levels": int(levels), **options, "alpha": float(alpha)}
+        self.data_shape = self.latent_shape = tuple(self.config["data_shape"])
         self.levels = int(levels)
         self.alpha = float(alpha)
         self.shift = nn.Parameter(torch.zeros(self.data_shape))
         self.log_scale = nn.Parameter(torch.zeros(self.data_shape))
-        # Pairs of complementary masks, cycling through the mask kinds: every dimension gets transformed.
-        self.couplings = nn.ModuleList(
-            AffineCoupling(coupling_mask(masks[(i // 2) % len(masks)], self.data_shape, i % 2 == 1), net, hidden)
-            for i in range(couplings)
-        )
 
-    @classmethod
-    def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
-        return {"data_shape": list(data_shape), "levels": levels, "couplings": 8, "hidden": 64, "net": "mlp",
-                "masks": list(MASKS), "alpha": 0.05}
-
-    @property
-    def info(self) -> ModelInfo:
+    def _info(self, name: str) -> ModelInfo:
         return ModelInfo(
-            name=f"coupling flow ({self.config['couplings']} {self.config['net']} couplings)",
+            name=name,
             family=self.family,
             data_shape=self.data_shape,
             levels=self.levels,
@@ -184,8 +172,88 @@ class CouplingFlow(ZooModel):
         return base + log_det
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = standard_normal((n, *self.data_shape), generator, self.shift.device)
+        z = standard_normal((n, *self.latent_shape), generator, self.shift.device)
         return self.inverse_transform(z).clamp(0.0, 1.0)
 
     def training_loss(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return dequantized_loss(self, x, generator)
+
+
+@register
+class CouplingFlow(LogitSpaceFlow):
+    training_defaults = {"lr": 3e-3, "patience": 8}
+
+    def __init__(
+        self,
+        data_shape: list[int],
+        levels: int,
+        couplings: int,
+        hidden: int,
+        net: Literal["mlp", "conv"],
+        masks: list[str],
+        alpha: float,
+    ) -> None:
+        super().__init__()
+        if couplings < 1 or not masks:
+            raise ModelError("a coupling flow needs at least one coupling and one mask kind")
+        self._start(data_shape, levels, alpha,
+                    {"couplings": int(couplings), "hidden": int(hidden), "net": net, "masks": list(masks)})
+        # Pairs of complementary masks, cycling through the mask kinds: every dimension gets transformed.
+        self.couplings = nn.ModuleList(
+            AffineCoupling(coupling_mask(masks[(i // 2) % len(masks)], self.data_shape, i % 2 == 1), net, hidden)
+            for i in range(couplings)
+        )
+
+    @classmethod
+    def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
+        return {"data_shape": list(data_shape), "levels": levels, "couplings": 8, "hidden": 64, "net": "mlp",
+                "masks": list(MASKS), "alpha": 0.05}
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info(f"coupling flow ({self.config['couplings']} {self.config['net']} couplings)")
+
+
+@register
+class MultiScaleFlow(LogitSpaceFlow):
+    """RealNVP's multi-scale architecture with conv conditioners; every dimension goes through every
+    step (no factoring out), so the latent has the squeezed shape (4^S C, H/2^S, W/2^S)."""
+
+    arch = "conv"
+    training_defaults = {"lr": 1e-3, "patience": 5, "batch_size": 32}
+
+    def __init__(self, data_shape: list[int], levels: int, scales: int, couplings: int, hidden: int, alpha: float) -> None:
+        super().__init__()
+        _, height, width = data_shape
+        if scales < 1 or couplings < 1 or hidden < 1 or height % 2**scales or width % 2**scales:
+            raise ModelError(
+                f"a multi-scale flow needs scales, couplings and hidden >= 1 and a height and width divisible by "
+                f"2^scales; got scales={scales}, couplings={couplings}, hidden={hidden} for {height}x{width} images"
+            )
+        self._start(data_shape, levels, alpha,
+                    {"arch": self.arch, "scales": int(scales), "couplings": int(couplings), "hidden": int(hidden)})
+        steps: list[nn.Module] = []
+        shape = self.data_shape
+        for _ in range(scales):
+            steps += self._stage("checkerboard", shape)
+            steps.append(Squeeze())
+            shape = (4 * shape[0], shape[1] // 2, shape[2] // 2)
+            steps += self._stage("channel", shape)
+        steps += self._stage("checkerboard", shape)
+        self.couplings = nn.ModuleList(steps)
+        self.latent_shape = shape
+
+    def _stage(self, mask: str, shape: tuple[int, int, int]) -> list[nn.Module]:
+        """Couplings with alternating complementary masks of one kind at one scale."""
+        count, hidden = self.config["couplings"], self.config["hidden"]
+        return [AffineCoupling(coupling_mask(mask, shape, i % 2 == 1), "conv", hidden) for i in range(count)]
+
+    @classmethod
+    def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
+        return {"arch": cls.arch, "data_shape": list(data_shape), "levels": levels, "scales": 2, "couplings": 3,
+                "hidden": 32, "alpha": 0.05}
+
+    @property
+    def info(self) -> ModelInfo:
+        c = self.config
+        return self._info(f"multi-scale flow ({c['scales']} scales of 2x{c['couplings']} conv couplings, {c['hidden']} channels)")

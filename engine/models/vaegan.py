@@ -14,7 +14,7 @@ step with non-saturating GAN steps and ties the generator gently to the decoder 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 import torch
 from torch import nn
@@ -104,21 +104,26 @@ class VAEGAN(ZooModel):
     (C, H, W) and L work; sized for 8x8 digits by :meth:`default_config`)."""
 
     family = "vaegan"
+    defaults: ClassVar[dict[str, Any]] = DEFAULTS  # the architecture's config keys beyond (data_shape, levels)
 
     def __init__(self, data_shape: list[int] | tuple[int, int, int], levels: int, **options: Any) -> None:
         super().__init__()
-        unknown = sorted(set(options) - set(DEFAULTS))
+        unknown = sorted(set(options) - set(self.defaults))
         if unknown:
-            raise ModelError(f"vaegan: unknown config keys {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+            raise ModelError(f"vaegan: unknown config keys {', '.join(unknown)}; known: {', '.join(self.defaults)}")
         self.config = {"data_shape": [int(s) for s in data_shape], "levels": int(levels),
-                       **{key: type(value)(options.get(key, value)) for key, value in DEFAULTS.items()}}
+                       **{key: type(value)(options.get(key, value)) for key, value in self.defaults.items()}}
         self.data_shape = tuple(self.config["data_shape"])
         self.levels = self.config["levels"]
         self.latent, self.hidden, self.bound_k = (self.config[key] for key in ("latent", "hidden", "bound_k"))
         if len(self.data_shape) != 3 or min(self.data_shape) < 1 or self.levels < 2 or min(self.latent, self.hidden, self.bound_k) < 1:
             raise ModelError(f"vaegan: bad config {self.config}")
-        self.dims = d = math.prod(self.data_shape)
-        latent, hidden = self.latent, self.hidden
+        self.dims = math.prod(self.data_shape)
+        self.build_networks()
+
+    def build_networks(self) -> None:
+        """The four networks as attributes encoder, decoder, generator, discriminator (MLPs here)."""
+        d, latent, hidden = self.dims, self.latent, self.hidden
         self.encoder = _mlp([d, hidden, hidden, 2 * latent], nn.SiLU)
         self.decoder = _mlp([latent, hidden, hidden, 2 * d], nn.SiLU)
         self.generator = _mlp([latent, hidden, hidden, d], nn.SiLU)
@@ -127,7 +132,7 @@ class VAEGAN(ZooModel):
     @classmethod
     def default_config(cls, data_shape: tuple[int, int, int], levels: int) -> dict[str, Any]:
         """Architecture and training settings; :data:`DEFAULTS` are sized for the digits (D=64)."""
-        return {"data_shape": [int(s) for s in data_shape], "levels": int(levels), **DEFAULTS}
+        return {"data_shape": [int(s) for s in data_shape], "levels": int(levels), **cls.defaults}
 
     @classmethod
     def fit(
@@ -216,9 +221,13 @@ class VAEGAN(ZooModel):
         log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)
         return log_px_z + log_pz - log_qz
 
+    def widest_activation(self) -> int:
+        """Activations per latent draw in the widest layer of the decoder."""
+        return max(2 * self.dims, self.hidden)
+
     def draws_per_chunk(self, n: int) -> int:
         """Latent draws per IWAE chunk for a batch of n: at most DRAWS_PER_CHUNK and CHUNK_ELEMENTS."""
-        widest = max(2 * self.dims, self.hidden)
+        widest = self.widest_activation()
         return max(1, min(DRAWS_PER_CHUNK, CHUNK_ELEMENTS // max(1, n * widest)))
 
     def iwae(self, y: torch.Tensor, generator: torch.Generator | None = None, k: int | None = None,

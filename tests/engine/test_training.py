@@ -50,7 +50,7 @@ def test_training_improves_on_the_start_and_keeps_the_best_epoch(splits):
 def test_progress_reports_batches_and_cancel_stops_training(splits):
     train, val = splits
     updates = []
-    train_model("gaussian", train, val, epochs=2, device="cpu", progress=TaskProgress(lambda *u: updates.append(u)))
+    train_model("flow", train, val, config=FLOW, epochs=2, device="cpu", progress=TaskProgress(lambda *u: updates.append(u)))
     per_epoch = math.ceil(len(train) / 64)
     assert updates[0] == (0, 2 * per_epoch, "train") and updates[-1] == (2 * per_epoch, 2 * per_epoch, "train")
     assert [done for done, _, _ in updates] == sorted(done for done, _, _ in updates)
