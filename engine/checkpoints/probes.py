@@ -13,6 +13,7 @@ that can be legitimate (a uniform model, a density with mass outside [0, 1]) a w
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ from ..models.base import ModelInfo
 from ..sampling import on_grid, quantize
 
 PROBE_SAMPLES = 32  # samples drawn and scored: a few dozen, enough for a mean to within ~0.05 bits/dim
+FIRST_SAMPLES = 4  # drawn first: a model that takes long for them is probed on these alone
+PROBE_SECONDS = 2.0  # what sampling and the conditionals may take, beyond the first draw
 PROBE_IMAGES = 8  # images moved by one level, and nudged
 RANGE_TOLERANCE = 1e-4  # float error of a transform back to [0, 1]
 DENSITY_BAND = 0.5  # a density's samples may leave [0, 1] by this much (clipped, with a warning)
@@ -38,25 +41,40 @@ CONSISTENCY_Z = 4.0  # standard errors below zero that fail it
 PROBE_BATCH = 256  # images per log_prob call of a probe (a large model's memory)
 
 
+def _draw(model: Any, n: int) -> tuple[torch.Tensor, float]:
+    """n seeded samples and the seconds they took."""
+    start = time.perf_counter()
+    values = model.sample(n, torch.Generator(device=model.device).manual_seed(0))
+    return values, time.perf_counter() - start
+
+
 def probe_model(model: Any, where: str) -> list[str]:
-    """Run every probe on a loaded model; raise ModelError on a failure, return the warnings."""
+    """Run every probe on a loaded model; raise ModelError on a failure, return the warnings.
+
+    A model whose samples are slow (an autoregressive model at real sizes on a CPU) is probed on the
+    FIRST_SAMPLES it drew first, and its conditionals within PROBE_SECONDS: opening stays cheap.
+    """
     info: ModelInfo = model.info
     warnings: list[str] = []
     stored = getattr(model, "stored", None)
     if stored is not None and stored.log_px is not None:
         check_stored_log_px(stored.log_px, where)
     n = PROBE_SAMPLES if stored is None else min(PROBE_SAMPLES, len(stored.images))
-    generator = torch.Generator(device=model.device).manual_seed(0)
     with torch.inference_mode():
-        values = model.sample(n, generator)
+        values, seconds = _draw(model, min(n, FIRST_SAMPLES))
+        if n > FIRST_SAMPLES and seconds * n / FIRST_SAMPLES <= PROBE_SECONDS:
+            values, _ = _draw(model, n)
         warnings += check_sample_values(values, info, where)
         if info.likelihood != "none":
             images = quantize(values, info.levels, on_grid(info)).cpu()
+            start = time.perf_counter()
             check_discrete_mass(model, images, where)
+            per_image = (time.perf_counter() - start) / len(images)
             warnings += check_sensitivity(model, images[:PROBE_IMAGES], where)
     if info.likelihood != "none":
-        check_own_samples_ceiling(model, images, where)
-        check_sampler_consistency(model, images, where)
+        budget = int(PROBE_SECONDS / max(per_image, 1e-9))  # log_prob evaluations the probes may still spend
+        check_own_samples_ceiling(model, images[: max(FIRST_SAMPLES, budget // 2)], where)
+        check_sampler_consistency(model, images, where, budget=budget)
     return warnings
 
 
@@ -168,7 +186,8 @@ def check_own_samples_ceiling(model: Any, images: torch.Tensor, where: str) -> N
                          "scores (a sampling order other than log_prob's, a missing transform)")
 
 
-def check_sampler_consistency(model: Any, images: torch.Tensor, where: str) -> None:
+def check_sampler_consistency(model: Any, images: torch.Tensor, where: str,
+                              budget: int = CONSISTENCY_EVALUATIONS) -> None:
     """A discrete exact model's samples must be draws from the conditionals its own log_prob implies.
 
     For one pixel i of a sample x, log_prob over the L values of x_i (the rest fixed) gives the
@@ -177,11 +196,12 @@ def check_sampler_consistency(model: Any, images: torch.Tensor, where: str) -> N
     sampled in raster order while its masks follow a permutation) falls far below zero.
     """
     info = model.info
-    if not (info.discrete and info.likelihood == "exact") or info.levels * 4 > CONSISTENCY_EVALUATIONS:
-        return  # (16-bit data would need more evaluations than a probe may spend)
+    budget = min(budget, CONSISTENCY_EVALUATIONS)
+    if not (info.discrete and info.likelihood == "exact") or info.levels * min(len(images), 4) > budget:
+        return  # more evaluations than a probe may spend (16-bit data, a slow model): not probed
     levels, dims = info.levels, info.dims
-    n = min(len(images), max(4, CONSISTENCY_EVALUATIONS // levels))
-    pixels = max(1, min(CONSISTENCY_PIXELS, dims, CONSISTENCY_EVALUATIONS // (levels * n)))
+    n = min(len(images), max(4, budget // levels))
+    pixels = max(1, min(CONSISTENCY_PIXELS, dims, budget // (levels * n)))
     flat = images[:n].reshape(n, dims).long()
     chosen = torch.randperm(dims, generator=torch.Generator().manual_seed(1))[:pixels].tolist()
     terms = torch.zeros(n, dtype=torch.float64)
