@@ -28,7 +28,7 @@ from genloupe.engine.evaluation import EvaluationSettings, evaluate
 from genloupe.engine.progress import TaskProgress
 from genloupe.engine.results import write_session
 from genloupe.engine.session import FlagEditor, Selection, Session, labels_by_sample
-from genloupe.engine.session.suggestions import likely_but_bad, memorized
+from genloupe.engine.session.suggestions import SuggestOptions, Suggestions, options_record, suggest_all, write_suggestions
 
 SOURCE = "sample"  # flags and selection refer to generated samples
 MAX_TRAINING_SEARCHED = 60_000  # training images searched for copies of samples (all of MNIST's, CIFAR-10's)
@@ -242,6 +242,12 @@ class Controller(QObject):
             for idx, labels in labels_by_sample(rows).items()
         }
 
+    def flag_reasons(self, idx: int) -> list[str]:
+        """The one-line reasons a sample's flags carry (a suggestion's numbers and threshold)."""
+        if self.session is None:
+            return []
+        return [f"{label}: {reason}" for _, label, _, reason, _, _ in self.session.flag_rows(SOURCE, [idx]) if reason]
+
     def flag(self, label: str, add: bool, ids: np.ndarray) -> None:
         """A flag key: add or remove ``label`` ('*' clears every label) on ``ids``."""
         editor = self._writable_editor()
@@ -279,24 +285,22 @@ class Controller(QObject):
             else:
                 self.view.notes.pop(idx, None)
 
-    def suggest(self, top_fraction: float = 0.2) -> int:
-        """Write the engine's suggestions as 'suggested' flags (one undoable step each); returns the count."""
+    def suggest(self, options: SuggestOptions = SuggestOptions()) -> list[Suggestions]:
+        """Write the calibrated suggestions as 'suggested' flags (one undoable step per label) and return them.
+
+        Each label comes with the share of held-out real images it would flag (see engine/calibration.py).
+        """
         editor, view = self._writable_editor(), self.view
         if editor is None or view is None:
-            return 0
-        columns = view.sample_columns
-        found = []
-        if "log_px" in columns and "realism" in columns:
-            found.append(likely_but_bad(columns["log_px"], columns["realism"], top_fraction))
-        if "train_nn_distance" in columns and view.training_nn_distance is not None:  # copies of training images
-            found.append(memorized(columns["train_nn_distance"], view.training_nn_distance))
-        elif "nn_distance" in columns and view.real_nn_distance is not None:
-            found.append(memorized(columns["nn_distance"], view.real_nn_distance))
-        for suggestion in found:
-            if len(suggestion.ids):
-                editor.add(SOURCE, suggestion.ids, suggestion.label, state="suggested",
-                           reasons=dict(zip(suggestion.ids.tolist(), suggestion.reasons)))
-        return sum(len(s.ids) for s in found)
+            return []
+        try:
+            found = suggest_all(view.sample_columns, view.reference_columns, options)
+        except GenLoupeError as error:
+            self.failed.emit(str(error))
+            return []
+        write_suggestions(editor, found)
+        editor.session.update_run(suggestions=options_record(options))
+        return found
 
     def undo(self) -> None:
         if self.editor is not None and not self.editor.session.read_only:

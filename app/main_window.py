@@ -30,6 +30,8 @@ from genloupe.app.jobs import Jobs
 from genloupe.app.linking import ViewLinker
 from genloupe.app.metric_rows import metric_rows
 from genloupe.app.settings import Settings
+from genloupe.app.suggestion_view import SuggestionPanel, status_text
+from genloupe.app.wording import INSIDE, NUMBER_NAMES, bits_caption
 from genloupe.engine.checkpoints import CODE_FORMATS, content_hash, format_of
 from genloupe.engine.errors import GenLoupeError
 from genloupe.widgets import theme
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         self.metrics = MetricsPanel()
         self.inspector = Inspector()
         self.jobs_panel = JobsPanel()
+        self.suggestion_panel = SuggestionPanel()
         self.quality_axis = QComboBox()
         self.quality_axis.addItems(list(QUALITY_AXES))
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "GenLoupe", "", QMessageBox.StandardButton.Ok, self)
@@ -83,11 +86,14 @@ class MainWindow(QMainWindow):
             "inspector": self._dock("Inspector", self.inspector, Qt.DockWidgetArea.LeftDockWidgetArea),
             "reference": self._dock("Held-out real images", self.reference_grid, Qt.DockWidgetArea.LeftDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "suggestions": self._dock("Suggestions", self.suggestion_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.tabifyDockWidget(self.docks["metrics"], self.docks["suggestions"])
         self.tabifyDockWidget(self.docks["manifold"], self.docks["scatter"])
         self.tabifyDockWidget(self.docks["inspector"], self.docks["reference"])
         self.docks["inspector"].raise_()
         self.docks["manifold"].raise_()
+        self.docks["metrics"].raise_()
         self.resize(1600, 1000)
         self.resizeDocks([self.docks["inspector"]], [270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["histogram"]], [640], Qt.Orientation.Horizontal)
@@ -363,12 +369,15 @@ class MainWindow(QMainWindow):
         if view is None or not 0 <= idx < len(view.samples):
             return
         s = view.sample_columns
-        numbers: dict[str, str | float] = {name: float(s[name][idx]) for name in
-                                           ("log_px", "bpd", "realism", "nn_distance", "train_nn_distance") if name in s}
+        numbers: dict[str, str | float] = {NUMBER_NAMES[name]: float(s[name][idx]) for name in NUMBER_NAMES if name in s}
         if "in_manifold" in s:
-            numbers["in real manifold"] = "yes" if s["in_manifold"][idx] else "no"
+            numbers[INSIDE] = "yes" if s["in_manifold"][idx] else "no"
+        if view.run.get("scored_with"):
+            numbers["likelihood scored under"] = Path(view.run["scored_with"]).name
         flags = self.controller.flag_sets(np.array([idx])).get(idx, set())
         numbers["flags"] = ", ".join(sorted(flags)) or "none"
+        for n, reason in enumerate(self.controller.flag_reasons(idx)):
+            numbers["why" if n == 0 else f"why ({n + 1})"] = reason
         if idx in view.notes:
             numbers["note"] = view.notes[idx]
         neighbours, captions = [], []
@@ -383,6 +392,9 @@ class MainWindow(QMainWindow):
         bits = view.sample_bits[idx] if view.sample_bits is not None else None
         self.inspector.show_sample(view.samples[idx], view.levels, numbers, neighbours, bits, f"sample {idx}",
                                    neighbour_captions=captions)
+        if bits is not None and "bpd" in s:  # what the map sums to, beside the per-sample number
+            self.inspector.bits_caption.setWordWrap(True)
+            self.inspector.bits_caption.setText(bits_caption(bits, float(s["bpd"][idx]), view.run.get("likelihood_convention")))
         self.docks["inspector"].show()
         self.docks["inspector"].raise_()
 
@@ -463,8 +475,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"report written: {', '.join(p.name for p in written)}", 10_000)
 
     def suggest(self) -> None:
-        count = self.controller.suggest()
-        self.statusBar().showMessage(f"{count} suggestions to review (Show ▸ suggested)", 10_000)
+        found = self.controller.suggest()
+        self.suggestion_panel.show_found(found)
+        self.docks["suggestions"].raise_()
+        self.statusBar().showMessage(status_text(found), 10_000)
 
     def flag(self, label: str, add: bool, ids: np.ndarray) -> None:
         if self._showing_session():

@@ -10,13 +10,15 @@ DISPLAY = {
     "mean_bpd_reference": ("bits/dim, held-out real", "lower"),
     "mean_bpd_train": ("bits/dim, train split", None),
     "fid": ("FID", "lower"),
-    "kid": ("KID", "lower"),
+    "kid": ("KID (MMD², unscaled)", "lower"),
     "is": ("IS", "higher"),
     "precision": ("precision", "higher"),
     "recall": ("recall", "higher"),
     "density": ("density", "higher"),
     "coverage": ("coverage", "higher"),
+    "spearman_bpd_realism": ("Spearman ρ(bits/dim, realism)", None),
 }
+
 
 
 def metric_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@ default layout, never the user's own) and feature cache, and saves small PNGs of
 - ``demo-opened.png``: ``genloupe`` with no arguments once the demo's evaluation is done;
 - ``histogram-brushed.png``: the least likely tenth of the samples brushed in the histogram: the grid
   shows only them, the manifold view marks them;
-- ``inspector-open.png``: the autoregressive demo (it gives per-pixel bits) after Suggest flags,
+- ``inspector-open.png``: the autoregressive demo (it gives per-pixel bits) after Suggest flags (the Suggestions
+  panel states each label's false-flag rate on held-out real images),
   with its most likely "likely but bad" suggestion in the inspector.
 
 Screenshots are scaled to ``--width`` pixels and stored as 256-colour PNGs to stay small.

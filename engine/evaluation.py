@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
+from .calibration import score_against_training
 from .checkpoints.probes import own_samples_warning
 from .compatibility import check_compatibility, features_note
 from .data import Dataset
@@ -24,6 +25,7 @@ from .features import extract_features, get_extractor
 from .likelihood import Convention, LikelihoodResult, evaluate_likelihood
 from .models.base import GenerativeModel
 from .progress import Progress, null_progress
+from .rank_correlation import spearman_bpd_realism
 from .sampling import draw_samples
 
 ALL_METRICS = ("ll", "fid", "kid", "is", "pr", "dc")
@@ -44,6 +46,7 @@ class EvaluationSettings:
     k_dc: int = 5
     batch_size: int = 256
     memory_budget: int = 1 << 30
+    per_pixel_reference: bool = False  # per-pixel bits of the held-out images too (samples always, where given)
 
 
 @dataclass
@@ -136,7 +139,7 @@ def evaluate(
                 ll = evaluate_likelihood(
                     scorer, images, reference.levels, k_deq=settings.k_deq, k_bound=settings.k_bound,
                     seed=settings.seed, batch_size=settings.batch_size, device=device, progress=progress,
-                    per_dim=source == "sample",
+                    per_dim=source == "sample" or (source == "reference" and settings.per_pixel_reference),
                 )
                 result.likelihood[source] = ll
                 result.columns[source].update(log_px=ll.log_px, bpd=ll.bpd)
@@ -147,7 +150,11 @@ def evaluate(
     feature_metrics = set(settings.metrics) - {"ll"}
     if feature_metrics:
         _feature_stage(result, reference, settings, feature_metrics, device, timer, progress)
-    result.metrics.update(_likelihood_summaries(result))
+        if training is not None:
+            with timer("calibration"):  # samples and held-out images scored alike, for calibrated suggestions
+                score_against_training(result, settings, device, progress)
+    result.metrics.update(_likelihood_summaries(result, scoring_model.info.name if scoring_model is not None else None))
+    result.metrics.update(spearman_bpd_realism(result.columns["sample"]))
     return result
 
 
@@ -171,7 +178,9 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
         if "kid" in wanted:
             kid = M.kid(real.features, fake.features, subset_size=min(1000, smallest), seed=settings.seed, device=device,
                         memory_budget=settings.memory_budget)
-            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, **_interval(kid.interval), **sizes}
+            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, "method": f"± std over {kid.subsets} overlapping "
+                                     f"subsets of {kid.subset_size}", **_interval(kid.interval), **sizes,
+                                     "convention": f"{convention}; unbiased MMD², cubic polynomial kernel"}
         if "is" in wanted and fake.logits is not None:
             score = M.inception_score(fake.logits, splits=min(10, n_fake))
             result.metrics["is"] = {"value": score.mean, "std": score.std, **_interval(score.interval), "n_fake": n_fake,
@@ -235,13 +244,16 @@ def pca_projection(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.n
     return ((real - mean) @ axes).astype(np.float32), ((fake - mean) @ axes).astype(np.float32)
 
 
-def _likelihood_summaries(result: Evaluation) -> dict[str, dict[str, Any]]:
+def _likelihood_summaries(result: Evaluation, scored_under: str | None = None) -> dict[str, dict[str, Any]]:
+    """Mean bits/dim per source; a likelihood-free model's numbers name the model that scored them."""
+    under = f"scored under {scored_under}: " if scored_under else ""
     return {
         f"mean_bpd_{source}": {
             "value": ll.mean_bpd,
             "mean_nats": ll.mean_nats,
             "n": len(ll.log_px),
-            "convention": ll.convention.describe(),
+            "convention": under + ll.convention.describe(),
+            **({"scored_under": scored_under} if scored_under else {}),
         }
         for source, ll in result.likelihood.items()
     }

@@ -49,28 +49,40 @@ class Convention:
         return self.kind == "lower_bound" or self.dequantization != "none"
 
     def describe(self) -> str:
-        """One line to print next to every number."""
-        parts = [f"log P(x) of the discrete image, {self.levels} levels, D={self.dims}"]
-        if self.dequantization != "none":
-            parts.append(f"uniform dequantization, importance-weighted over K={self.k_dequantization} draws (lower bound)")
-        if self.kind == "lower_bound":
-            parts.append(f"{self.estimator}{f'-{self.k_bound}' if self.k_bound else ''} (lower bound)")
-        elif self.dequantization == "none":
-            parts.append(f"exact ({self.estimator})" if self.estimator else "exact")
-        return "; ".join(parts)
+        """One line to print next to every number (the kind in :func:`likelihood_words`' words)."""
+        words = likelihood_words(discrete=self.discrete and self.dequantization == "none", kind=self.kind,
+                                 estimator=self.estimator, k_bound=self.k_bound, k_dequantization=self.k_dequantization)
+        return f"log P(x) of the discrete image, {self.levels} levels, D={self.dims}; {words}"
 
     def short(self) -> str:
         """A few words for plot titles: levels, D and what kind of number it is."""
         if self.kind == "lower_bound":
             kind = f"{self.estimator}{f'-{self.k_bound}' if self.k_bound else ''} bound"
-        elif self.dequantization != "none":
-            kind = f"dequantized K={self.k_dequantization}, bound"
         else:
             kind = "exact"
+        if self.dequantization != "none":
+            kind = f"density {kind}, log P(x) bound (dequantized K={self.k_dequantization})"
         return f"{self.levels} levels · D={self.dims} · {kind}"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "description": self.describe(), "short": self.short()}
+
+
+def likelihood_words(*, discrete: bool, kind: str, estimator: str, k_bound: int | None = None,
+                     k_dequantization: int | None = None) -> str:
+    """How exact a likelihood is, in the same words in ``info``, the JSON, the report and the window.
+
+    A continuous density can be exact (a flow's change of variables) while log P(x) of the discrete image,
+    reached through dequantization, is a lower bound: both are said, density first.
+    """
+    if kind == "none":
+        return "none (samples only)"
+    named = f"{estimator}-{k_bound}" if kind == "lower_bound" and k_bound else estimator
+    own = f"exact ({named})" if kind == "exact" else f"lower bound ({named})"
+    if discrete:
+        return f"log P(x) {own}"
+    draws = f", importance-weighted over K={k_dequantization} draws" if k_dequantization else ""
+    return f"density {own}; log P(x) lower bound (uniform dequantization{draws})"
 
 
 @dataclass(frozen=True)

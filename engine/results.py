@@ -70,23 +70,26 @@ def provenance_comments(evaluation: Evaluation, model_path: str, model_hash: str
     return lines + [f"warning: {text}" for text in evaluation.warnings]
 
 
-def write_csv(evaluation: Evaluation, path: str | Path, comments: list[str] | None = None) -> None:
+def write_csv(evaluation: Evaluation, path: str | Path, suggested: dict[int, str] | None = None,
+              comments: list[str] | None = None) -> None:
     """One row per scored image (samples, reference images, further sets): id, source and its numbers.
 
+    ``suggested`` ({sample id: 'bad;memorized'}) adds the column ``suggested`` for samples.
     ``comments`` (provenance, see :func:`provenance_comments`) come first as ``# `` lines; read the file
     with ``csv.DictReader(line for line in handle if not line.startswith("#"))``.
     """
     with open(path, "w", newline="") as handle:
         handle.writelines(f"# {' '.join(line.split())}\n" for line in comments or [])
         writer = csv.writer(handle)
-        writer.writerow(("id", "source", *CSV_COLUMNS))
+        writer.writerow(("id", "source", *CSV_COLUMNS, *(("suggested",) if suggested is not None else ())))
         for source, columns in evaluation.columns.items():
             if not columns:
                 continue
             n = len(next(iter(columns.values())))
             values = [columns.get(name) for name in CSV_COLUMNS]
             for i in range(n):
-                writer.writerow((i, source, *(_cell(v[i]) if v is not None else "" for v in values)))
+                extra = () if suggested is None else (suggested.get(i, "") if source == "sample" else "",)
+                writer.writerow((i, source, *(_cell(v[i]) if v is not None else "" for v in values), *extra))
 
 
 def write_session(evaluation: Evaluation, path: str | Path, run: dict[str, Any]) -> Session:

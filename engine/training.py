@@ -200,7 +200,9 @@ def _fit(
             loss.backward()
             optimizer.step()
             running += float(loss.detach()) * len(batch)
-            progress.update(epoch * per_epoch + step + 1, total, "train")
+            seen = min((step + 1) * batch_size, len(images))
+            progress.update(epoch * per_epoch + step + 1, total,
+                            f"train · epoch {epoch + 1} · loss {running / seen / LN2:.3f} bits/dim")
         val_bpd = validation_bpd(model, val, seed)
         history.append({"epoch": epoch + 1, "train_bpd": running / len(images) / LN2, "val_bpd": val_bpd})
         if val_bpd < best_bpd:
@@ -208,7 +210,9 @@ def _fit(
         else:
             waited += 1
             if waited >= settings["patience"]:
-                progress.update(total, total, "train")  # stopped early: the bar ends here
+                done = (epoch + 1) * per_epoch  # stopped early: the bar ends at what was done, not at the plan
+                progress.update(done, done, f"train · stopped early at epoch {epoch + 1} of {settings['epochs']} · "
+                                f"best val {best_bpd:.3f} bits/dim")
                 break
     model.load_state_dict(best_state)
     return model, history

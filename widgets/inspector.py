@@ -208,6 +208,7 @@ class Inspector(QWidget):
         for row, (name, value) in enumerate(numbers.items()):
             self.table.setItem(row, 0, QTableWidgetItem(str(name)))
             item = QTableWidgetItem(format_value(value))
+            item.setToolTip(format_value(value))  # a long value (a suggestion's reason) is elided in the cell
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, 1, item)
         self.table.setCurrentItem(None)

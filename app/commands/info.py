@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from genloupe.engine.checkpoints import open_model
+from genloupe.engine.likelihood import likelihood_words
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,16 +58,11 @@ def stored_text(convention: dict[str, Any]) -> str:
 
 
 def likelihood_text(summary: dict[str, Any]) -> str:
-    kind = summary["likelihood"]
+    """The likelihood kind in the words the JSON, the report and the window use (engine.likelihood)."""
     if summary.get("stored_convention"):
         return stored_text(summary["stored_convention"])
-    if kind == "none":
-        return "none (samples only)"
-    what = "discrete log P(x)" if summary["discrete"] else "continuous density on [0,1]^D"
-    estimator = summary["estimator"]
-    if kind == "lower_bound" and summary["bound_k"]:
-        estimator = f"{estimator}-{summary['bound_k']}"
-    return f"{kind.replace('_', ' ')} ({', '.join(filter(None, [estimator, what]))})"
+    return likelihood_words(discrete=summary["discrete"], kind=summary["likelihood"], estimator=summary["estimator"],
+                            k_bound=summary["bound_k"])
 
 
 def format_summary(summary: dict[str, Any]) -> str:

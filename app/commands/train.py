@@ -41,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in SUFFIXES:
         raise CheckpointError(f"{args.out}: --out must end in .pt or .safetensors")
+    if not args.out.parent.is_dir():  # refused before training, not after it
+        raise CheckpointError(f"{args.out}: the folder {args.out.parent} does not exist")
     config = parse_config(args.config)
     family_class(args.family, config.get("arch"))  # fail before the data are read
     data = open_data(args.data)

@@ -56,7 +56,7 @@ def render_figures(data: ReportData) -> list[Figure]:
     samples = data.sources.get("sample")
     reference = data.sources.get("reference")
     makers: list[Callable[[], Figure | None]] = [
-        lambda: _histogram(samples, reference, data.convention),
+        lambda: _histogram(samples, reference, data.convention, _plot_title(data.run)),
         lambda: _manifold(samples, reference),
         lambda: _quality(samples),
     ]
@@ -64,7 +64,14 @@ def render_figures(data: ReportData) -> list[Figure]:
         return [figure for make in makers if (figure := make()) is not None]
 
 
-def _histogram(samples: SourceData | None, reference: SourceData | None, convention: str) -> Figure | None:
+def _plot_title(run: dict) -> str:
+    """The convention in a few words (the caption holds the full line): a long title would clip the plot."""
+    short = str((run.get("likelihood_convention") or {}).get("short", ""))
+    scorer = run.get("scored_with")
+    return f"scored under {os.path.basename(str(scorer))} · {short}" if scorer else short
+
+
+def _histogram(samples: SourceData | None, reference: SourceData | None, convention: str, title: str) -> Figure | None:
     sets, colours = {}, {}
     for name, source, colour in ((REAL_NAME, reference, theme.REAL), (SAMPLE_NAME, samples, theme.GENERATED)):
         if source is not None and "bpd" in source.columns and np.isfinite(source.columns["bpd"]).any():
@@ -72,7 +79,7 @@ def _histogram(samples: SourceData | None, reference: SourceData | None, convent
     if not sets:
         return None
     view = HistogramView()
-    view.set_sets(sets, convention=convention, colours=colours)
+    view.set_sets(sets, convention=title or convention, colours=colours)
     described = {REAL_NAME: "held-out real image (blue)", SAMPLE_NAME: "sample (orange)"}
     caption = (
         f"Bits per dimension of every {' and every '.join(described[name] for name in sets)}, each as a share of "
@@ -110,7 +117,8 @@ def _quality(samples: SourceData | None) -> Figure | None:
     view = QualityScatter()
     view.set_data(samples.columns["bpd"], samples.columns["realism"], flagged=samples.problem_mask(), name=SAMPLE_NAME)
     caption = (
-        "Bits/dim of every sample against its realism score (realism of at least 1: inside the real manifold); "
+        "Bits/dim of every sample against its realism score (realism of at least 1: inside a real k-NN ball of at "
+        "most median radius; precision counts balls of any size); "
         "red points are flagged by hand. Samples to the left and low down are the ones the likelihood ranks high "
         "and the real data rejects. The title gives the rank correlation between the two."
     )

@@ -16,11 +16,13 @@ from typing import Any
 
 import jinja2
 
+from genloupe.app.wording import INSIDE, REALISM
 from genloupe.widgets.metrics_panel import format_interval, format_number
 
 from .figures import Figure
 from .images import card_thumbnails, data_uri
 from .model import MetricRow, ReportData, SampleCard
+from .suggestion_rows import suggestion_rows
 
 TEMPLATE = "report_template.html.j2"
 HIDDEN_COLUMNS = ("proj_x", "proj_y")  # coordinates of a projection say nothing on a card
@@ -48,7 +50,9 @@ def render_html(data: ReportData, figures: list[Figure], image_src: Mapping[str,
         figures=figures,
         src=image_src,
         layout=layout,
-        metrics=[_metric(row) for row in data.metrics],
+        metrics=(table := metric_table(data.metrics))[0],
+        metric_notes=table[1],
+        suggestions=suggestion_rows(data),
         table_sources=data.table_sources(),
     )
 
@@ -72,14 +76,20 @@ def card_facts(card: SampleCard) -> list[tuple[str, str]]:
     if card.likelihood_rank is not None:
         facts.append(("likelihood", _rank_text(card.likelihood_rank)))
     if "realism" in numbers:
-        facts.append(("realism", format_number(numbers.pop("realism"))))
-    if "in_manifold" in numbers:
-        other = "real" if card.source == "sample" else "samples'"
-        facts.append(("manifold", f"{'inside' if numbers.pop('in_manifold') else 'outside'} {other}"))
+        facts.append((REALISM, format_number(numbers.pop("realism"))))
+    if "in_manifold" in numbers:  # any ball, unlike realism: named so the two never read as a contradiction
+        inside = numbers.pop("in_manifold")
+        facts.append((INSIDE if card.source == "sample" else "inside a sample's ball (any size)", "yes" if inside else "no"))
     if "nn_id" in numbers or "nn_distance" in numbers:
         where = f"#{numbers.pop('nn_id')}" if "nn_id" in numbers else ""
         distance = f" at {format_number(numbers.pop('nn_distance'))}" if "nn_distance" in numbers else ""
         facts.append(("nearest real", (where + distance).strip()))
+    if "realism_train" in numbers:
+        facts.append(("realism vs training images", format_number(numbers.pop("realism_train"))))
+    if "train_nn_id" in numbers or "train_nn_distance" in numbers:
+        where = f"#{numbers.pop('train_nn_id')}" if "train_nn_id" in numbers else ""
+        distance = f" at {format_number(numbers.pop('train_nn_distance'))}" if "train_nn_distance" in numbers else ""
+        facts.append(("nearest training", (where + distance).strip()))
     facts += [(name, format_number(value)) for name, value in numbers.items() if name not in HIDDEN_COLUMNS]
     return facts
 
@@ -98,18 +108,34 @@ def _rank_text(rank: tuple[int, int]) -> str:
     return f"{side} {text}%"
 
 
-def _metric(row: MetricRow) -> dict[str, str]:
-    value = format_number(row.value)
-    if row.std is not None:
-        value += f" ± {format_number(row.std)}"
-    details = " · ".join(f"{k}: {_detail(v)}" for k, v in row.details.items())
-    return {
-        "name": row.name + (f" {_BETTER[row.better]}" if row.better in _BETTER else ""),
-        "value": value,
-        "interval": format_interval(row.interval),
-        "n": row.n,
-        "convention": " · ".join(part for part in (row.method, row.convention, details) if part),
-    }
+def metric_table(rows: list[MetricRow]) -> tuple[list[dict[str, str]], list[str]]:
+    """Rows of a compact metrics table and the numbered notes they point to (methods and conventions, each once)."""
+    notes: list[str] = []
+
+    def mark(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return str(notes.index(text) + 1)
+
+    table = []
+    for row in rows:
+        value = format_number(row.value)
+        if row.std is not None:
+            value += f" ± {format_number(row.std)}"
+        details = " · ".join(f"{DETAIL_NAMES.get(k, k.replace('_', ' '))} {_detail(v)}" for k, v in row.details.items())
+        table.append({
+            "name": row.name + (f" {_BETTER[row.better]}" if row.better in _BETTER else ""),
+            "value": value,
+            "interval": format_interval(row.interval),
+            "n": row.n,
+            "notes": ", ".join(mark(part) for part in (row.method, row.convention) if part),
+            "details": details,
+        })
+    return table, notes
+
+
+DETAIL_NAMES = {"value_infinity": "FID∞ (extrapolated to infinitely many samples)", "mean_nats": "mean log P(x), nats:",
+                "k": "k =", "scored_under": "scored under", "subset_size": "subset size", "subsets": "subsets:"}
 
 
 def _detail(value: Any) -> str:

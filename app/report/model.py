@@ -8,6 +8,7 @@ here, and the renderers say so instead of failing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from genloupe.app.metric_rows import DISPLAY
-from genloupe.engine.errors import SessionError
+from genloupe.app.report.provenance import WRITERS
 from genloupe.engine.session import Session, labels_by_sample
 from genloupe.engine.session.store import FlagRow
 
@@ -41,6 +42,10 @@ RUN_LABELS = {
     "n_samples": "samples drawn",
     "device": "device",
     "likelihood_convention": "likelihood convention",
+    "scored_with": "likelihood scored under",
+    "settings": "settings",
+    "timings": "time taken",
+    "suggestions": "suggestions",
     "versions": "versions",
 }
 
@@ -107,6 +112,14 @@ class SourceData:
             counts.setdefault(label, {}).setdefault(state, 0)
             counts[label][state] += 1
         return counts
+
+    @functools.cached_property
+    def rows_by_sample(self) -> dict[int, list[FlagRow]]:
+        """Flag rows grouped by sample, built once: a card looks its rows up instead of scanning every flag."""
+        grouped: dict[int, list[FlagRow]] = {}
+        for row in self.flags:
+            grouped.setdefault(row[0], []).append(row)
+        return grouped
 
     def problem_mask(self) -> np.ndarray:
         """Samples with a confirmed flag other than 'good' (drawn as flagged in the plots)."""
@@ -208,6 +221,8 @@ def provenance_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         value = run[key]
         if key == "likelihood_convention" and isinstance(value, dict) and "description" in value:
             value = value["description"]
+        elif key in WRITERS and isinstance(value, dict):  # written for people: no raw dictionaries or keys
+            value = WRITERS[key](value)
         rows.append((RUN_LABELS.get(key, key.replace("_", " ")), _text(value)))
     return rows
 
@@ -245,10 +260,7 @@ def _source_names(session: Session) -> list[str]:
 
 
 def _read_source(session: Session, name: str) -> SourceData:
-    try:
-        images, levels = session.read_images(name)
-    except SessionError:
-        images, levels = None, None
+    images, levels = session.read_images(name) if session.has_images(name) else (None, None)  # damage is an error
     return SourceData(name, session.read_columns(name), images, levels, session.flag_rows(name), session.notes(name))
 
 
@@ -267,7 +279,7 @@ def _likelihood_ranks(source: SourceData) -> Ranks:
 
 def _card(source: SourceData, idx: int, ranks: Ranks) -> SampleCard:
     """The card of sample ``idx`` of ``source``."""
-    rows = [row for row in source.flags if row[0] == idx]
+    rows = source.rows_by_sample.get(idx, [])
     rank = None if ranks is None or ranks[0][idx] == 0 else (int(ranks[0][idx]), ranks[1])
     return SampleCard(
         source=source.name,

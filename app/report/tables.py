@@ -46,7 +46,9 @@ def write_csv(data: ReportData, path: Path) -> Path:
     """One row per image: id, source, every per-sample column, confirmed flags, suggested flags, note.
 
     Labels within a cell are separated by ';'. Booleans are 1 and 0; a column a source lacks is empty.
-    A note that starts with = + - or @ gets a leading ' so that spreadsheets show it as text, not a formula.
+    Every text cell (source, labels, note, any text column) that starts with a character a spreadsheet
+    reads as a formula (= + - @, tab, CR, LF, |, %, or their full-width forms) gets a leading ' so that
+    it shows as text.
     """
     sources = data.table_sources()
     names: list[str] = []
@@ -54,19 +56,24 @@ def write_csv(data: ReportData, path: Path) -> Path:
         names += [name for name in source.column_names() if name not in names]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(("id", "source", *names, "flags", "suggested", "note"))
+        writer.writerow([_as_text(name) for name in ("id", "source", *names, "flags", "suggested", "note")])
         for source in sources:
             columns = [source.columns[name].tolist() if name in source.columns else None for name in names]
             confirmed, suggested = _labels(source)
             for idx in range(source.n):
                 cells = ("" if values is None else _cell(values[idx]) for values in columns)
-                note = _as_text(source.notes.get(idx, ("", 0.0))[0])
-                writer.writerow((idx, source.name, *cells, confirmed.get(idx, ""), suggested.get(idx, ""), note))
+                note = source.notes.get(idx, ("", 0.0))[0]
+                row = (idx, source.name, *cells, confirmed.get(idx, ""), suggested.get(idx, ""), note)
+                writer.writerow([_as_text(cell) if isinstance(cell, str) else cell for cell in row])
     return path
 
 
-def _as_text(note: str) -> str:
-    return f"'{note}" if note[:1] in ("=", "+", "-", "@") else note
+FORMULA_LEADS = frozenset("=+-@\t\r\n|%\uff1d\uff0b\uff0d\uff20\uff5c\uff05")  # ASCII and full-width
+
+
+def _as_text(text: str) -> str:
+    """``text`` as a spreadsheet shows it: a leading ' keeps a formula-like cell inert."""
+    return f"'{text}" if text[:1] in FORMULA_LEADS else text
 
 
 def _source_json(source: SourceData) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def _noise_specs(value: Any, what: str) -> tuple[NoiseSpec, ...]:
         where = f"{what}[{i}]"
         if not isinstance(entry, dict) or entry.get("distribution") not in DRAW:
             raise CheckpointError(f"{where}: distribution must be one of {', '.join(DRAW)}")
-        shape = check_shape(entry.get("shape"), where, max_elements=MAX_NOISE_PER_SAMPLE)
+        shape = check_shape(entry.get("shape"), where, itemsize=1, limit=MAX_NOISE_PER_SAMPLE)
         batch_dim = entry.get("batch_dim", 0)
         if not isinstance(batch_dim, int) or isinstance(batch_dim, bool) or not 0 <= batch_dim <= len(shape):
             raise CheckpointError(f"{where}: batch_dim must be an integer in 0..{len(shape)}, got {batch_dim!r}")

@@ -97,8 +97,9 @@ def parameter_count(model: Any) -> int | None:
     return None
 
 
-def checked_model(model: GenerativeModel, extra: dict[str, Any]) -> LoadedModel:
-    """Wrap ``model``, add ``extra`` to its info, and probe it: sample and log_prob on a tiny batch."""
+def checked_model(model: GenerativeModel, extra: dict[str, Any], *, probe: bool = True) -> LoadedModel:
+    """Wrap ``model``, add ``extra`` to its info, and probe it: sample and log_prob on a tiny batch
+    (``probe=False``: the caller already probed it, in a limited child process)."""
     info = getattr(model, "info", None)
     if not isinstance(info, ModelInfo) or not callable(getattr(model, "sample", None)) \
             or not callable(getattr(model, "log_prob", None)):
@@ -107,6 +108,8 @@ def checked_model(model: GenerativeModel, extra: dict[str, Any]) -> LoadedModel:
                          "sample and log_prob")
     count = parameter_count(model)
     loaded = LoadedModel(model, replace(info, extra={**info.extra, **extra, "parameters": count}), count)
+    if not probe:
+        return loaded
     generator = torch.Generator().manual_seed(0)
     try:
         with torch.inference_mode():

@@ -37,7 +37,7 @@ from .probes import probe_model
 from .programs import ProgramModel
 from .pt2_check import check_pt2
 from .quiet import quiet_torch
-from .safety import MAX_ARCHIVE_BYTES, one_line, open_zip, parse_json, read_member
+from .safety import one_line, open_zip, parse_json, read_file, read_member
 
 FILES = ("meta.json", "sample.pt2", "log_prob.pt2")
 DEFAULT_BATCH = 64
@@ -81,10 +81,11 @@ def _bundle_files(path: Path) -> dict[str, bytes]:
     if path.is_dir():
         for name in FILES:
             file = path / name
+            if file.is_symlink() or (file.exists() and not file.is_file()):
+                raise CheckpointError(f"{path.name}/{name} is a link or not a plain file; a bundle folder holds its "
+                                      "own files")
             if file.is_file():
-                if file.stat().st_size > MAX_ARCHIVE_BYTES:
-                    raise CheckpointError(f"{path.name}/{name} is larger than {MAX_ARCHIVE_BYTES} bytes")
-                files[name] = file.read_bytes()
+                files[name] = read_file(file, f"{path.name}/{name}")
     else:
         archive = open_zip(path, path.name)
         prefix = bundle_prefix(archive.namelist()) or ""
@@ -97,8 +98,8 @@ def _bundle_files(path: Path) -> dict[str, bytes]:
     return files
 
 
-def _load_program(data: bytes, what: str) -> ExportedProgram:
-    check_pt2(data, what)
+def _load_program(data: bytes, what: str, depth: int) -> ExportedProgram:
+    check_pt2(data, what, depth)
     try:
         with quiet_torch():
             return torch.export.load(io.BytesIO(data))
@@ -148,7 +149,7 @@ def load_bundle(path: Path) -> ProgramModel:
         what = f"{path.name}: {role}.pt2"
         if f"{role}.pt2" not in files:
             raise CheckpointError(f"{what} is missing (meta.json says likelihood {meta.likelihood!r})")
-        program = _load_program(files[f"{role}.pt2"], what)
+        program = _load_program(files[f"{role}.pt2"], what, depth=0 if path.is_dir() else 1)
         runners[role] = ExportedRunner(program, _check_signature(program, inputs, what))
     count = max(sum(p.numel() for p in runner.program.parameters()) for runner in runners.values())
     return ProgramModel(meta, runners["sample"], runners.get("log_prob"), parameter_count=count,

@@ -20,19 +20,35 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def content_hash(path: str | Path) -> str:
+def _loaded_files(folder: Path) -> list[Path]:
+    """Every file a loader may read from ``folder``: links that stay inside count (by their target's bytes),
+    links that lead out are refused, so that a hash always covers what is loaded."""
+    root = folder.resolve()
+    files = []
+    for item in folder.rglob("*"):
+        if item.is_symlink() and not item.resolve().is_relative_to(root):
+            raise CheckpointError(f"{folder.name}: {item.relative_to(folder).as_posix()} is a link leading out of the "
+                                  "folder; copy the file in instead")
+        if item.is_file():
+            files.append(item)
+    return sorted(files)
+
+
+def content_hash(path: str | os.PathLike) -> str:
     """``sha256:<hex>`` of a file's bytes, or of a folder's relative file names and file hashes.
 
-    Renaming or moving a file keeps its hash; changing one byte of it, or of any file in a folder,
-    changes it. Links inside a folder are not followed. An adapter's hash covers what it loads too
+    ``PATH#head`` hashes the file at PATH. Renaming or moving a file keeps its hash; changing one
+    byte of it, or of any file in a folder, changes it. An adapter's hash covers what it loads too
     (:func:`adapter_hash`).
     """
-    path = Path(path)
+    from .open import split_head  # open imports this module
+
+    path = split_head(path, None)[0]
     if path.is_file() and path.suffix == ".py":
         return adapter_hash(path)
     if path.is_dir():
         digest = hashlib.sha256()
-        for item in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
+        for item in _loaded_files(path):
             digest.update(item.relative_to(path).as_posix().encode() + b"\0" + _file_digest(item).encode() + b"\n")
         return "sha256:" + digest.hexdigest()
     return "sha256:" + _file_digest(path)
@@ -46,7 +62,7 @@ def adapter_hash(path: Path) -> str:
     folder = path.parent
     files = declared_files(path)
     if files is None:  # bytecode caches appear on import: they are not what the person trusted
-        files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts]
+        files = [p for p in _loaded_files(folder) if "__pycache__" not in p.parts]
         if len(files) > MAX_FOLDER_FILES or sum(p.stat().st_size for p in files) > MAX_FOLDER_BYTES:
             raise CheckpointError(f"{path.name} declares no GENLOUPE_FILES, so its hash would cover its whole folder, "
                                   f"which is too large; list the files it loads: GENLOUPE_FILES = [\"weights.pt\"]")

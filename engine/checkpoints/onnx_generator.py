@@ -17,7 +17,7 @@ from ..errors import CheckpointError
 from .bundle_meta import BundleMeta, Transform
 from .noise import NoiseSpec
 from .programs import ProgramModel
-from .safety import MAX_ARCHIVE_BYTES, check_image_shape, one_line, parse_json
+from .safety import check_image_shape, one_line, parse_json, read_file
 
 META_KEY = "genloupe_meta"
 
@@ -64,12 +64,11 @@ def load_onnx(path: Path) -> ProgramModel:
     except ImportError:
         raise CheckpointError(f"{path.name} is an ONNX generator; opening it needs onnxruntime: "
                               "pip install genloupe[onnx]") from None
-    if path.stat().st_size > MAX_ARCHIVE_BYTES:
-        raise CheckpointError(f"{path.name} is larger than {MAX_ARCHIVE_BYTES} bytes")
+    data = read_file(path, path.name)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     try:  # from bytes: external data files, which could point anywhere, cannot be resolved
-        session = onnxruntime.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
         raise CheckpointError(f"{path.name}: not a loadable ONNX model ({one_line(error)})") from None
     outputs, inputs = session.get_outputs(), session.get_inputs()

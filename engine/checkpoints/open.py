@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, GenLoupeError, ModelError
+from ..io.child import run_limited
 from .checked import LoadedModel, checked_model
 from .hashing import content_hash
 from .probes import probe_model
@@ -37,6 +38,8 @@ def _pick_head(model: Any, head: str | None, path: Path) -> Any:
 
 # Formats whose loading runs code from the file: they open only with trust_code (the window asks).
 CODE_FORMATS = ("adapter", "torchscript")
+# Formats whose untrusted programs run when first probed: the probe runs in a limited child process.
+PROGRAM_FORMATS = ("export-bundle", "onnx")
 
 
 def format_of(path: str | os.PathLike) -> str:
@@ -73,9 +76,14 @@ def open_model(path: str | os.PathLike, *, trust_code: bool = False, head: str |
     trusted) or ModelError, always with a one-line message.
     """
     model, fmt, path, head = load_raw(path, trust_code=trust_code, head=head)
+    isolated = fmt.name in PROGRAM_FORMATS
+    warnings = None
+    if isolated:  # a graph may loop for ever or allocate gigabytes when run: probe it where a limit can stop it
+        warnings = run_limited(f"{__name__}:probe_here", (str(path), head), path.name, CheckpointError)
     extra = {"format": fmt.title, "format_id": fmt.name, "source": str(path), "content_hash": content_hash(path)}
-    loaded = checked_model(model, {**extra, "head": head} if head else extra)
-    loaded.info = replace(loaded.info, extra={**loaded.info.extra, "warnings": probed(loaded, path.name)})
+    loaded = checked_model(model, {**extra, "head": head} if head else extra, probe=not isolated)
+    warnings = probed(loaded, path.name) if warnings is None else warnings
+    loaded.info = replace(loaded.info, extra={**loaded.info.extra, "warnings": warnings})
     return loaded
 
 
@@ -87,3 +95,11 @@ def probed(model: LoadedModel, where: str) -> list[str]:
         raise
     except Exception as error:  # a file's code failed on the probe batch: report it, never crash
         raise ModelError(f"{where}: failed on the probes ({type(error).__name__}: {one_line(error)})") from None
+
+
+def probe_here(path: str, head: str | None) -> list[str]:
+    """Open ``path`` and run the open-time probes in this process (what the limited child runs): their warnings."""
+    import torch
+
+    torch.set_num_threads(1)
+    return probed(checked_model(load_raw(path, head=head)[0], {"source": path}), Path(path).name)

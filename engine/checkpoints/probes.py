@@ -2,8 +2,7 @@
 
 A model brought from outside can be wrong in ways that give plausible numbers: samples returned as
 levels 0..16 instead of values in [0, 1] (clamped into a white image), a ``log_prob`` that truncates
-``y.long()`` (a *better* bits/dim than the correct one), a stored positive log P(x) of a discrete
-image, a sampler that draws in another order than ``log_prob`` scores (:func:`check_sampler_consistency`).
+``y.long()`` (a *better* bits/dim than the correct one), a sampler that draws in another order than ``log_prob`` scores (:func:`check_sampler_consistency`).
 Every loaded model goes
 through :func:`probe_model` once; a failure is a one-line ModelError saying what to fix, and a case
 that can be legitimate (a uniform model, a density with mass outside [0, 1]) a warning kept in
@@ -56,9 +55,7 @@ def probe_model(model: Any, where: str) -> list[str]:
     """
     info: ModelInfo = model.info
     warnings: list[str] = []
-    stored = getattr(model, "stored", None)
-    if stored is not None and stored.log_px is not None:
-        check_stored_log_px(stored.log_px, where)
+    stored = getattr(model, "stored", None)  # (a bundle's stored log P(x) is checked where it is read)
     n = PROBE_SAMPLES if stored is None else min(PROBE_SAMPLES, len(stored.images))
     with torch.inference_mode():
         values, seconds = _draw(model, min(n, FIRST_SAMPLES))
@@ -220,16 +217,6 @@ def check_sampler_consistency(model: Any, images: torch.Tensor, where: str,
                          f"{-mean / pixels:.2f} nats less likely under log_prob's own conditionals than draws from "
                          f"them would be ({-mean / max(error, 1e-12):.1f} standard errors over {n} samples); does "
                          "sample() follow the order in which log_prob conditions (a MADE's masks)?")
-
-
-def check_stored_log_px(log_px: np.ndarray, where: str) -> None:
-    """Stored log-likelihoods, converted to log P(x) of the discrete image (bounds included): at most 0."""
-    top = float(np.max(log_px))
-    if top > MAX_POSITIVE_NATS:
-        worst = int(np.argmax(log_px))
-        raise ModelError(f"{where}: stored log-likelihood of sample {worst} converts to log P(x) = {top:+.4g} nats of a "
-                         "discrete image, above 0, which no probability can be; check log_prob_convention (unit, space: "
-                         "a density is 'continuous', bits/dim are positive)")
 
 
 def own_samples_warning(sample_bpd: float, heldout_bpd: float) -> str | None:

@@ -107,9 +107,12 @@ def _check_payloads(archive: zipfile.ZipFile, name: str, prefix: str, what: str)
         check_shape([s["as_int"] for s in sizes], f"{what}: {key!r}")
 
 
-def check_pt2(data: bytes, what: str) -> None:
-    """Raise UnsafeFileError / CheckpointError unless ``data`` is a .pt2 archive GenLoupe may load."""
-    archive = open_zip(data, what)
+def check_pt2(data: bytes, what: str, depth: int = 0) -> None:
+    """Raise UnsafeFileError / CheckpointError unless ``data`` is a .pt2 archive GenLoupe may load.
+
+    ``depth`` counts the archives the program was read out of (a bundle .zip), for the nesting cap.
+    """
+    archive = open_zip(data, what, depth=depth)
     names = [n for n in archive.namelist() if not n.endswith("/")]
     roots = {n.split("/", 1)[0] for n in names}
     if len(roots) != 1 or any("/" not in n for n in names):

@@ -13,6 +13,7 @@ stored log-likelihoods come converted to GenLoupe's convention in :attr:`SampleB
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import zipfile
 from dataclasses import dataclass
@@ -23,12 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import io as bounded
 from ..data.arrays import to_nchw
 from ..data.checks import fit_levels
 from ..data.images import IMAGE_SUFFIXES, read_image_folder
 from ..errors import CheckpointError, ModelError
 from ..models.base import ModelInfo
-from .safety import check_shape, one_line, open_zip, parse_json
+from .safety import one_line, open_zip, parse_json
 
 KEYS = {"samples", "levels", "labels", "log_prob", "log_prob_convention"}
 CSV_NAME, CONVENTION_NAME = "log_prob.csv", "log_prob_convention.json"
@@ -56,7 +58,8 @@ def to_log_px(values: np.ndarray, convention: Any, dims: int, levels: int, what:
     if not isinstance(convention, dict) or convention.get("unit") not in UNITS \
             or convention.get("space", "discrete") not in SPACES or convention.get("kind", "exact") not in KINDS:
         raise CheckpointError(f"{what}: log_prob_convention needs unit ({', '.join(UNITS)}), space "
-                              f"({', '.join(SPACES)}) and kind ({', '.join(KINDS)}); got {convention!r}")
+                              f"({', '.join(SPACES)}) and kind ({', '.join(KINDS)}); got {bounded.describe(convention)}")
+    check_range(convention, what)
     values = values.astype(np.float64)
     if convention["unit"] == "bits/dim":
         log_px = -values * dims * math.log(2.0)
@@ -112,26 +115,8 @@ class SampleBundle(nn.Module):
 
 
 def _npy_headers(archive: zipfile.ZipFile, what: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """Shape and dtype of every array, read from the .npy headers and checked against the stored bytes."""
-    headers = {}
-    for info in archive.infolist():
-        key = info.filename[:-4] if info.filename.endswith(".npy") else None
-        if key is None:
-            raise CheckpointError(f"{what}: {info.filename!r} is not a .npy array")
-        with archive.open(info) as stream:
-            try:
-                version = np.lib.format.read_magic(stream)
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, _, dtype = read(stream)
-            except (ValueError, OSError, EOFError, SyntaxError) as error:
-                raise CheckpointError(f"{what}: array {key!r} has a malformed header ({one_line(error)})") from None
-        if dtype.hasobject:
-            raise CheckpointError(f"{what}: array {key!r} holds Python objects; only numeric arrays are read")
-        check_shape(list(shape), f"{what}: array {key!r}")
-        if math.prod(shape) * dtype.itemsize > info.file_size:
-            raise CheckpointError(f"{what}: array {key!r} declares shape {shape} but holds only {info.file_size} bytes")
-        headers[key] = (shape, dtype)
-    return headers
+    """Shape and dtype of every array, read from the .npy headers and checked against the read limits."""
+    return bounded.npz_headers(archive, what, CheckpointError)
 
 
 def _images(samples: np.ndarray, levels: int | None, what: str) -> tuple[np.ndarray, int]:
@@ -215,11 +200,7 @@ def load_npz(path: Path) -> SampleBundle:
         optional = ", ".join(sorted(KEYS - {"samples"}))
         raise CheckpointError(f"{what}: a sample bundle holds samples and optionally {optional}; "
                               f"found {', '.join(sorted(headers))}")
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            data = {key: arrays[key] for key in headers}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise CheckpointError(f"{what}: unreadable arrays ({one_line(error)})") from None
+    data = bounded.load_npz(path, what, CheckpointError)
     if "levels" in data and (data["levels"].ndim != 0 or data["levels"].dtype.kind not in "ui"):
         raise CheckpointError(f"{what}: levels must be one integer, got {data['levels'].dtype} "
                               f"of shape {data['levels'].shape}")
@@ -238,7 +219,9 @@ def load_npz(path: Path) -> SampleBundle:
         if bad:
             raise CheckpointError(f"{what}: log_prob holds {bad} NaN or infinite values")
         declared = parse_json(str(data["log_prob_convention"]).encode(), f"{what}: log_prob_convention")
-        log_px, convention = to_log_px(data["log_prob"], declared, int(np.prod(images.shape[1:])), levels, what)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by check_log_px
+            log_px, convention = to_log_px(data["log_prob"], declared, int(np.prod(images.shape[1:])), levels, what)
+        check_log_px(log_px, what)
     labels = data["labels"].astype(np.int64) if "labels" in data else None
     stored = StoredSamples(images, levels, log_px, convention, labels, np.arange(n))
     return SampleBundle(path.stem, stored, "sample bundle (.npz)")
@@ -253,6 +236,7 @@ def is_image_folder(path: Path) -> bool:
 
 
 def load_image_folder(path: Path) -> SampleBundle:
+    check_links(path)
     dataset = read_image_folder(path, None)
     images, levels = declared_image_levels(path, dataset.images)
     log_px, convention = None, None
@@ -261,8 +245,12 @@ def load_image_folder(path: Path) -> SampleBundle:
         if not (path / CONVENTION_NAME).is_file():
             raise CheckpointError(f"{path.name}: {CSV_NAME} without {CONVENTION_NAME} (say its unit and space)")
         values = _csv_values(table, [str(i) for i in dataset.ids])
-        declared = parse_json((path / CONVENTION_NAME).read_bytes(), f"{path.name}/{CONVENTION_NAME}")
-        log_px, convention = to_log_px(values, declared, dataset.dims, levels, f"{path.name}/{CSV_NAME}")
+        what = f"{path.name}/{CONVENTION_NAME}"
+        declared = parse_json(bounded.read_bounded(path / CONVENTION_NAME, what, bounded.limits().metadata_bytes,
+                                                   CheckpointError), what)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by check_log_px
+            log_px, convention = to_log_px(values, declared, dataset.dims, levels, f"{path.name}/{CSV_NAME}")
+        check_log_px(log_px, f"{path.name}/{CSV_NAME}")
     stored = StoredSamples(images, levels, log_px, convention, dataset.labels, dataset.ids)
     return SampleBundle(path.name, stored, "sample bundle (image folder)")
 
@@ -272,7 +260,7 @@ def _csv_values(table: Path, files: list[str]) -> np.ndarray:
     what = f"{table.parent.name}/{table.name}"
     try:
         with open(table, newline="", encoding="utf-8") as stream:
-            rows = list(csv.DictReader(stream))
+            rows = list(itertools.islice(csv.DictReader(stream), min(len(files), bounded.limits().csv_rows) + 1))
         values = {row["file"]: float(row["log_prob"]) for row in rows}
     except (KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
         raise CheckpointError(f"{what}: needs columns file,log_prob with one number per row "
@@ -285,3 +273,35 @@ def _csv_values(table: Path, files: list[str]) -> np.ndarray:
     if not np.isfinite(result).all():
         raise CheckpointError(f"{what}: holds NaN or infinite values")
     return result
+
+
+def check_range(convention: dict[str, Any], what: str) -> None:
+    """A declared ``range`` is two finite numbers, low below high (``[NaN, 1]`` or ``[0, Infinity]`` mean nothing)."""
+    if "range" not in convention:
+        return
+    value = convention["range"]
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            and value[0] < value[1]):
+        raise CheckpointError(f"{what}: log_prob_convention range must be two finite numbers [low, high] with "
+                              f"low < high; got {bounded.describe(value)}")
+
+
+def check_log_px(log_px: np.ndarray, what: str) -> None:
+    """Converted log P(x) must be finite and at most 0: a discrete image's probability is at most 1."""
+    if not np.isfinite(log_px).all():
+        raise CheckpointError(f"{what}: stored log-likelihoods overflow when converted to log P(x) "
+                              "(values too large for their unit?)")
+    worst = float(log_px.max()) if len(log_px) else 0.0
+    if worst > 1e-6:
+        raise CheckpointError(f"{what}: stored log-likelihoods give log P(x) = {worst:.6g} > 0 nats, impossible for "
+                              "a discrete image (is the unit, space or sign wrong?)")
+
+
+def check_links(folder: Path) -> None:
+    """Refuse links that lead out of a bundle folder: what is loaded must be what the folder holds."""
+    root = folder.resolve()
+    for entry in folder.rglob("*"):
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            raise CheckpointError(f"{folder.name}: {entry.relative_to(folder).as_posix()} is a link leading out of "
+                                  "the bundle folder; copy the file in instead")

@@ -18,7 +18,7 @@ from ..errors import CheckpointError, UnsafeFileError
 from .bundle_meta import BundleMeta
 from .programs import ProgramModel
 from .quiet import quiet_torch
-from .safety import MAX_ARCHIVE_BYTES, one_line, open_zip, parse_json
+from .safety import one_line, open_zip, parse_json, read_file
 
 META_FILE = "genloupe_meta.json"
 
@@ -49,9 +49,7 @@ def load_torchscript(path: Path, trust_code: bool) -> ProgramModel:
     if not trust_code:
         raise UnsafeFileError(f"{path.name} is TorchScript, whose compiled code can write files; open it with "
                               "--trust-code only if you trust it, or bring the model as an export bundle")
-    if path.stat().st_size > MAX_ARCHIVE_BYTES:
-        raise CheckpointError(f"{path.name} is larger than {MAX_ARCHIVE_BYTES} bytes")
-    data = path.read_bytes()
+    data = read_file(path, path.name)
     open_zip(data, path.name)  # size, member count and path checks before torch reads the archive
     extra = {META_FILE: ""}
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import CheckpointError, ModelError
+from ..io import describe, limits, one_line
 from ..models.zoo import ZooModel, build_model, family_names
+from .safety import load_weights_only, parse_json, read_safetensors_header
 
 FORMAT = "genloupe-zoo"
 VERSION = 1
@@ -50,9 +51,10 @@ def save_checkpoint(model: ZooModel, path: str | os.PathLike) -> Path:
         else:
             save_file(state, str(partial), metadata={METADATA_KEY: json.dumps(header)})
         os.replace(partial, path)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # torch.save reports a missing folder as a RuntimeError
         partial.unlink(missing_ok=True)
-        raise CheckpointError(f"{path}: cannot write the checkpoint ({error.strerror or error})") from error
+        reason = getattr(error, "strerror", None) or one_line(error)
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({reason})") from None
     return path
 
 
@@ -84,6 +86,7 @@ def load_checkpoint(path: str | os.PathLike) -> ZooModel:
     header, state = _read_pt(path) if is_zip else _read_safetensors(path)
     with torch.device("meta"):  # shapes only: a config asking for gigabytes costs nothing until it is checked
         skeleton = _build(path, header)
+    _check_size(path, skeleton)
     _check_state(path, skeleton, state)
     model = _build(path, header)
     model.load_state_dict(state)
@@ -92,13 +95,7 @@ def load_checkpoint(path: str | os.PathLike) -> ZooModel:
 
 
 def _read_pt(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    try:
-        content = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe content"
-        raise CheckpointError(f"{path}: refused, it holds more than plain data and tensors ({reason})") from error
-    except Exception as error:  # torch.load raises many kinds on corrupt archives
-        raise CheckpointError(f"{path}: not a readable torch file ({type(error).__name__})") from error
+    content = load_weights_only(path, str(path))
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a GenLoupe zoo checkpoint (no {FORMAT!r} format marker)")
     state = content.get("state_dict")
@@ -107,6 +104,7 @@ def _read_pt(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    read_safetensors_header(path)  # sizes, counts and offsets checked before safetensors parses anything
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
@@ -115,10 +113,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
         raise CheckpointError(f"{path}: neither a torch file nor a readable safetensors file ({type(error).__name__})") from error
     if METADATA_KEY not in metadata:
         raise CheckpointError(f"{path}: safetensors file without GenLoupe metadata (no {METADATA_KEY!r} key)")
-    try:
-        header = json.loads(metadata[METADATA_KEY])
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{path}: GenLoupe metadata is not valid JSON ({error.msg})") from error
+    header = parse_json(metadata[METADATA_KEY].encode(), f"{path}: GenLoupe metadata")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a GenLoupe zoo checkpoint (no {FORMAT!r} format marker)")
     return header, state
@@ -128,27 +123,54 @@ def _build(path: Path, header: dict[str, Any]) -> ZooModel:
     """A fresh model from the header's family and config, checked against its levels and shape."""
     version = header.get("version")
     if version != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {version!r}; this GenLoupe reads version {VERSION}")
+        raise CheckpointError(f"{path}: checkpoint version {describe(version)}; this GenLoupe reads version {VERSION}")
     family, config = header.get("family"), header.get("config")
     if family not in family_names():
-        raise CheckpointError(f"{path}: unknown model family {family!r}; known: {', '.join(family_names())}")
+        raise CheckpointError(f"{path}: unknown model family {describe(family)}; known: {', '.join(family_names())}")
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: the config is not a mapping")
     try:
         model = build_model(family, config)
     except (ModelError, TypeError, ValueError, KeyError) as error:
-        raise CheckpointError(f"{path}: its config does not build a {family} model ({error})") from error
+        raise CheckpointError(f"{path}: its config does not build a {family} model ({one_line(error)})") from None
     info = model.info
     if header.get("levels") != info.levels or list(header.get("data_shape") or []) != list(info.data_shape):
         raise CheckpointError(
-            f"{path}: header says {header.get('data_shape')} on {header.get('levels')} levels, "
+            f"{path}: header says {describe(header.get('data_shape'))} on {describe(header.get('levels'))} levels, "
             f"the config builds {list(info.data_shape)} on {info.levels} levels"
         )
     return model
 
 
+def _check_size(path: Path, skeleton: ZooModel) -> None:
+    """The memory the config implies (read from the meta-device skeleton), refused above the model cap."""
+    implied = sum(t.numel() * t.element_size() for t in skeleton.state_dict().values())
+    cap = limits().model_bytes
+    if implied > cap:
+        raise CheckpointError(f"{path}: its config implies {implied} bytes of weights (at most {cap} allowed)")
+
+
+def _check_layout(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Every weight owns its bytes: stride-0 or overlapping views and weights sharing storage are refused
+    before anything reads them, since reading a 2 KB stride-0 view can materialise gigabytes."""
+    owners: dict[int, str] = {}
+    for name, tensor in state.items():
+        storage = tensor.untyped_storage()
+        span = 1 + sum((size - 1) * stride for size, stride in zip(tensor.shape, map(abs, tensor.stride())) if size > 0)
+        overlapping = tensor.numel() > 1 and span < tensor.numel()
+        if overlapping or storage.nbytes() < tensor.numel() * tensor.element_size():
+            raise CheckpointError(f"{path}: weight {describe(name)} is a view whose elements overlap (stride 0 or "
+                                  "aliased); GenLoupe reads weights that own their bytes")
+        key = storage.data_ptr()
+        if tensor.numel() and key in owners:
+            raise CheckpointError(f"{path}: weights {describe(owners[key])} and {describe(name)} share one storage; "
+                                  "GenLoupe reads weights that own their bytes")
+        owners[key] = name
+
+
 def _check_state(path: Path, model: ZooModel, state: Any) -> None:
-    """Names and shapes as the config needs them, floating point, all finite; casts dtypes in place."""
+    """Names and shapes as the config needs them, owning their bytes, floating point, all finite;
+    casts dtypes in place."""
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: the state dict is not a mapping of names to tensors")
     expected = model.state_dict()
@@ -163,6 +185,9 @@ def _check_state(path: Path, model: ZooModel, state: Any) -> None:
             raise CheckpointError(
                 f"{path}: weight {name!r} has shape {tuple(tensor.shape)}, the config needs {tuple(want.shape)}"
             )
+    _check_layout(path, state)
+    for name, tensor in state.items():
+        want = expected[name]
         if not tensor.is_floating_point():
             raise CheckpointError(f"{path}: weight {name!r} has dtype {tensor.dtype}, expected floating point")
         state[name] = tensor.to(want.dtype)

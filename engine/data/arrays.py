@@ -10,13 +10,13 @@ Levels are otherwise inferred from the largest value (see checks.py).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .. import io as bounded
 from ..errors import DataError
-from .checks import check_levels, fit_levels, one_line
+from .checks import check_levels, fit_levels
 from .dataset import Dataset
 
 CHANNELS = (1, 3, 4)
@@ -26,27 +26,27 @@ LEVELS_KEY = "levels"
 
 
 def read_npy(path: Path, levels: int | None) -> Dataset:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: not a readable .npy array ({one_line(error)})") from None
+    array = bounded.load_npy(path, str(path), DataError)
     return _dataset(path, "npy", array, None, levels)
 
 
 def read_npz(path: Path, levels: int | None) -> Dataset:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.files)
-            image_key = _image_key(path, keys)
-            label_key = next((key for key in LABEL_KEYS if key in keys), None)
-            images = archive[image_key]
-            labels = None if label_key is None else archive[label_key]
-            stored_levels = archive[LEVELS_KEY] if LEVELS_KEY in keys else None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable .npz archive ({one_line(error)})") from None
+    arrays = bounded.load_npz(path, str(path), DataError, _wanted(path))  # headers checked before any array is read
+    image_key = _image_key(path, list(arrays))
+    label_key = next((key for key in LABEL_KEYS if key in arrays), None)
+    images, labels, stored_levels = arrays[image_key], arrays.get(label_key), arrays.get(LEVELS_KEY)
     if levels is None and stored_levels is not None:
         levels = _stored_levels(path, stored_levels)
     return _dataset(path, "npz", images, labels, levels)
+
+
+def _wanted(path: Path):
+    """The keys read from an archive: its images, labels and levels (other arrays are never loaded)."""
+    def pick(keys: list[str]) -> list[str]:
+        label = next((key for key in LABEL_KEYS if key in keys), None)
+        return [_image_key(path, keys), *(key for key in (label, LEVELS_KEY) if key in keys)]
+
+    return pick
 
 
 def _image_key(path: Path, keys: list[str]) -> str:

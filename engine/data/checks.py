@@ -11,14 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
+from ..io import one_line
+
+__all__ = ["check_levels", "fit_levels", "one_line"]
 
 MAX_LEVELS = 65536  # Dataset holds pixels as uint8 or uint16
 INFERRED_LEVELS = (2, 17, 256, MAX_LEVELS)
-
-
-def one_line(error: BaseException) -> str:
-    """An exception's text squeezed onto one line (library messages sometimes span several)."""
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def check_levels(levels: int | None, where: str = "") -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import io as bounded
 from ..errors import DataError
 from .checks import fit_levels
 from .dataset import Dataset
@@ -38,6 +39,10 @@ def read_cifar_file(path: Path, levels: int | None) -> Dataset:
 
 
 def read_cifar(files: list[Path], levels: int | None, source: Path) -> Dataset:
+    cap = bounded.limits().array_bytes
+    total = sum(path.stat().st_size for path in files)
+    if total > cap:
+        raise DataError(f"{source}: {total} bytes of CIFAR-10 batches (at most {cap} allowed)")
     batches = [_records(path) for path in files]
     pixels = np.empty((sum(len(batch) for batch in batches), RECORD - 1), dtype=np.uint8)
     labels = np.empty(len(pixels), dtype=np.int64)
@@ -59,7 +64,7 @@ def read_cifar(files: list[Path], levels: int | None, source: Path) -> Dataset:
 
 
 def _records(path: Path) -> np.ndarray:
-    raw = path.read_bytes()
+    raw = bounded.read_bounded(path, str(path), bounded.limits().array_bytes, DataError)
     if not raw or len(raw) % RECORD:
         raise DataError(
             f"{path}: {len(raw)} bytes is not a whole number of CIFAR-10 records "

@@ -59,7 +59,9 @@ class Dataset:
         """SHA-256 over levels, shape and pixel bytes: the same images give the same key."""
         digest = hashlib.sha256()
         digest.update(f"{self.levels}:{self.images.shape}".encode())
-        digest.update(np.ascontiguousarray(self.images, dtype=np.uint16).tobytes())
+        step = max(1, (16 << 20) // max(1, self.images[:1].size * 2))  # 16 MiB of uint16 at a time, not a full copy
+        for start in range(0, len(self.images), step):
+            digest.update(np.ascontiguousarray(self.images[start : start + step], dtype=np.uint16).tobytes())
         return digest.hexdigest()
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "Dataset":

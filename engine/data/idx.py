@@ -1,5 +1,8 @@
 """MNIST / Fashion-MNIST IDX files, gzipped or not, read whole with np.frombuffer (no per-image loop).
 
+The header is read first and the bytes it declares are checked against the read limits; only then
+is the body read (or inflated), never past the size the header declares.
+
 The images file (magic 2051: unsigned bytes, 3 dimensions N, H, W) gives (N, 1, H, W) on 256
 levels. Its labels file (magic 2049) is picked up when it lies next to it under the usual name:
 "images" -> "labels" and "idx3" -> "idx1", with or without ".gz"
@@ -15,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import io as bounded
 from ..errors import DataError
-from .checks import fit_levels, one_line
+from .checks import fit_levels
 from .dataset import Dataset
 
 IMAGES_MAGIC = 2051
@@ -43,7 +47,7 @@ def looks_like_idx(path: Path) -> bool:
 
 
 def read_idx(path: Path, levels: int | None) -> Dataset:
-    raw = _read_bytes(path)
+    raw = _read_bytes(path, IMAGES_MAGIC, 3)
     count, height, width = _header(path, raw, IMAGES_MAGIC, 3)
     pixels = _body(path, raw, 16, count * height * width, f"{count} images of {height}x{width}")
     images, levels = fit_levels(
@@ -77,19 +81,36 @@ def _matching_labels(images_path: Path, count: int) -> np.ndarray | None:
     path = labels_path(images_path)
     if path is None:
         return None
-    raw = _read_bytes(path)
+    raw = _read_bytes(path, LABELS_MAGIC, 1)
     (found,) = _header(path, raw, LABELS_MAGIC, 1)
     if found != count:
         raise DataError(f"{path}: {found} labels for the {count} images of {images_path.name}")
     return _body(path, raw, 8, count, f"{count} labels").astype(np.int64)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, magic: int, ndim: int) -> bytes:
+    """The file's bytes (inflated if gzipped), read only up to what its header declares, plus one byte
+    so that trailing bytes are still noticed: a gzip bomb is never inflated past its declared size."""
+    size = 4 + 4 * ndim
     try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{path}: corrupt gzip file ({one_line(error)})") from None
+        gzipped = bounded.is_gzip(path)
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
+    read = (lambda n: bounded.gunzip(path, str(path), n, DataError, prefix=True)) if gzipped else \
+        (lambda n: _prefix(path, n))
+    dims = _header(path, read(size), magic, ndim)
+    needed = size + bounded.declared_bytes(list(dims), 1, str(path), DataError)
+    if not gzipped and path.stat().st_size > needed:  # plain files: trailing bytes are counted from the size
+        return read(path.stat().st_size) if path.stat().st_size <= needed + (1 << 20) else read(needed + 1)
+    return read(needed + 1)
+
+
+def _prefix(path: Path, count: int) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(count)
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
 
 
 def _header(path: Path, raw: bytes, magic: int, ndim: int) -> tuple[int, ...]:

@@ -7,12 +7,14 @@ ids the relative paths. Files are sorted by name, so the order (and every split)
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .. import io as bounded
 from ..errors import DataError
-from .checks import fit_levels, one_line
+from .checks import fit_levels
 from .dataset import Dataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -44,18 +46,11 @@ def read_image_folder(folder: Path, levels: int | None) -> Dataset:
     files, labels = _image_files(folder)
     if not files:
         raise DataError(f"{folder}: no PNG/JPEG images or CIFAR-10 batches in this folder")
-    first, mode = _load(files[0])
+    first, mode = _load(files[0], None, len(files))
     images = np.empty((len(files), *first.shape), dtype=np.uint8)
     images[0] = first
     for index, path in enumerate(files[1:], start=1):
-        pixels, path_mode = _load(path)
-        if path_mode != mode:
-            raise DataError(f"{path}: mode {path_mode}, but {files[0].name} is {mode}: all images must share one mode")
-        if pixels.shape != first.shape:
-            raise DataError(
-                f"{path}: {_size(pixels)} pixels, but {files[0].name} is {_size(first)}: all images must share one size"
-            )
-        images[index] = pixels
+        images[index] = _load(path, (files[0].name, mode, first.shape), len(files))[0]
     images, levels = fit_levels(images, str(folder), IMAGE_LEVELS if levels is None else levels)
     return Dataset(
         name=folder.name,
@@ -68,21 +63,32 @@ def read_image_folder(folder: Path, levels: int | None) -> Dataset:
     )
 
 
-def _load(path: Path) -> tuple[np.ndarray, str]:
-    """One image as (C, H, W) uint8 and its mode; damaged or unsupported files raise DataError."""
+def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None, count: int) -> tuple[np.ndarray, str]:
+    """One image as (C, H, W) uint8 and its mode; damaged or unsupported files raise DataError.
+
+    Its mode and size are read from its header and checked (``count`` images of its size against the
+    folder's pixel cap, and against the first image ``like`` names) before any pixel is decoded.
+    """
     from PIL import Image  # Pillow is needed only by this source
 
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the caps below decide
+            mode, (width, height) = image.mode, image.size
+            if mode not in MODES:
+                raise DataError(f"{path}: image mode {mode} is not supported; convert it to 8-bit grey (L) or RGB")
+            channels = 1 if mode == "L" else 3
+            if like is not None and mode != like[1]:
+                raise DataError(f"{path}: mode {mode}, but {like[0]} is {like[1]}: all images must share one mode")
+            if like is not None and (channels, height, width) != like[2]:
+                raise DataError(f"{path}: {width}x{height} pixels, but {like[0]} is {like[2][2]}x{like[2][1]}: "
+                                "all images must share one size")
+            cap = bounded.limits().folder_pixels
+            if count * width * height * channels > cap:
+                raise DataError(f"{path.parent}: {count} images of {width}x{height} pixels ({channels} channels) make "
+                                f"{count * width * height * channels} pixel values (at most {cap} in one folder)")
             image.load()
-            mode = image.mode
             pixels = np.asarray(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"{path}: corrupt or unreadable image ({one_line(error)})") from None
-    if mode not in MODES:
-        raise DataError(f"{path}: image mode {mode} is not supported; convert it to 8-bit grey (L) or RGB")
+        raise DataError(f"{path}: corrupt or unreadable image ({bounded.one_line(error)})") from None
     return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)), mode
-
-
-def _size(pixels: np.ndarray) -> str:
-    return f"{pixels.shape[2]}x{pixels.shape[1]}"

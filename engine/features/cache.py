@@ -15,13 +15,16 @@ import os
 import sys
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .. import io as bounded
+from ..errors import GenLoupeError
+
 CACHE_ENV = "GENLOUPE_CACHE_DIR"
 FORMAT = "genloupe-features-1"
+ENTRY_KEYS = ("key", "features", "logits")
 
 
 def default_cache_dir() -> Path:
@@ -50,15 +53,13 @@ def load(cache_dir: Path, key: str) -> tuple[np.ndarray, np.ndarray | None] | No
     path = cache_dir / f"{key}.npz"
     if not path.is_file():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            if str(stored["key"]) != key:
-                return None
-            features = stored["features"]
-            logits = stored["logits"] if "logits" in stored.files else None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+    try:  # read through the one read policy: a tampered entry cannot make the cache allocate gigabytes
+        stored = bounded.load_npz(path, path.name, select=lambda keys: [k for k in ENTRY_KEYS if k in keys])
+        if str(stored["key"]) != key:
+            return None
+        return stored["features"], stored.get("logits")
+    except (GenLoupeError, KeyError):
         return None
-    return features, logits
 
 
 def store(cache_dir: Path, key: str, features: np.ndarray, logits: np.ndarray | None, meta: dict) -> None:

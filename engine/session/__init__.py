@@ -3,6 +3,7 @@
 from .flags import LABELS, FlagEditor, labels_by_sample
 from .selection import Selection
 from .store import Session
-from .suggestions import Suggestions, likely_but_bad, memorized
+from .suggestions import SuggestOptions, Suggestions, likely_but_bad, memorized, suggest_all
 
-__all__ = ["LABELS", "FlagEditor", "Selection", "Session", "Suggestions", "labels_by_sample", "likely_but_bad", "memorized"]
+__all__ = ["LABELS", "FlagEditor", "Selection", "Session", "SuggestOptions", "Suggestions", "labels_by_sample",
+           "likely_but_bad", "memorized", "suggest_all"]

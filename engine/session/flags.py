@@ -39,7 +39,26 @@ class FlagCommand:
     after: list[FlagRow]
 
     def apply(self, session: Session, undo: bool = False) -> None:
-        session.replace_flags(self.source, self.ids, self.before if undo else self.after)
+        """Set the rows this command changed to their state after it (before it, to undo), in one immediate
+        transaction; rows it did not change (another window's or process's flags on the same samples) stay."""
+        old, new = (self.after, self.before) if undo else (self.before, self.after)
+        was, becomes = _by_key(old), _by_key(new)
+        changed = [key for key in was.keys() | becomes.keys() if was.get(key) != becomes.get(key)]
+
+        def change(current: list[FlagRow]) -> list[FlagRow]:
+            rows = _by_key(current)
+            for key in changed:
+                if key in becomes:
+                    rows[key] = becomes[key]
+                else:
+                    rows.pop(key, None)
+            return sorted(rows.values())
+
+        session.edit_flags(self.source, self.ids, change)
+
+
+def _by_key(rows: Iterable[FlagRow]) -> dict[tuple[int, str], FlagRow]:
+    return {(row[0], row[1]): row for row in rows}
 
 
 @dataclass
@@ -166,16 +185,23 @@ class FlagEditor:
         ids = sorted({int(i) for i in ids})
         if not ids:
             return
-        before = self.session.flag_rows(source, ids)
-        rows = {(row[0], row[1]): row for row in before}
-        for idx in ids:
-            edit(rows, idx)
-        after = sorted(rows.values())
+
+        def change(before: list[FlagRow]) -> list[FlagRow]:
+            rows = _by_key(before)
+            for idx in ids:
+                edit(rows, idx)
+            return sorted(rows.values())
+
+        before, after = self.session.edit_flags(source, ids, change)  # read and write in one transaction
         if after != before:
-            self._run(FlagCommand(text, source, ids, before, after))
+            self._record(FlagCommand(text, source, ids, before, after))
 
     def _run(self, command: Command) -> None:
         command.apply(self.session)
+        self._record(command)
+
+    def _record(self, command: Command) -> None:
+        """A command already on disk joins the undo stack and is announced."""
         self.done.append(command)
         self.undone.clear()
         self._notify(command)

@@ -14,11 +14,12 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ..errors import SessionError
+from . import stored
 
 APPLICATION_ID = 0x474C5550  # "GLUP": marks a SQLite file as a GenLoupe session
 SCHEMA_VERSION = 1
@@ -35,6 +36,8 @@ CREATE TABLE flags (source TEXT, idx INTEGER, label TEXT, state TEXT NOT NULL CH
                     PRIMARY KEY (source, idx, label));
 CREATE TABLE notes (source TEXT, idx INTEGER, text TEXT NOT NULL, updated REAL NOT NULL, PRIMARY KEY (source, idx));
 """
+
+BUSY_SECONDS = 30.0  # how long a write waits for another process's transaction to end
 
 FlagRow = tuple[int, str, str, str, float, float]  # idx, label, state, reason, created, updated
 
@@ -76,6 +79,7 @@ class Session:
         db = _connect(path, read_only=read_only)
         try:
             _check_identity(db, path)
+            stored.check_schema(db, str(path))
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":  # damage is reported as a row, not raised
                 raise sqlite3.DatabaseError(check.splitlines()[-1])
@@ -113,7 +117,7 @@ class Session:
 
     @property
     def run(self) -> dict[str, Any]:
-        return json.loads(self._meta("run"))
+        return stored.record(self._meta("run"), "run", str(self.path))
 
     def update_run(self, **fields: Any) -> None:
         self._set_meta("run", json.dumps({**self.run, **fields}))
@@ -123,7 +127,7 @@ class Session:
         self._set_meta("metrics", json.dumps(metrics))
 
     def read_metrics(self) -> dict[str, Any]:
-        return json.loads(self._meta("metrics"))
+        return stored.metrics(stored.record(self._meta("metrics"), "metrics", str(self.path)), str(self.path))
 
     # -- per-sample table and images -----------------------------------------------------------------
 
@@ -142,7 +146,11 @@ class Session:
 
     def read_columns(self, source: str) -> dict[str, np.ndarray]:
         rows = self._db.execute("SELECT name, dtype, length, data FROM columns WHERE source = ?", (source,))
-        return {name: np.frombuffer(data, dtype=np.dtype(dtype), count=length).copy() for name, dtype, length, data in rows}
+        where = f"{self.path}: source {source!r}"
+        columns = dict(stored.column(*row, where) for row in rows)
+        if len({len(values) for values in columns.values()}) > 1:
+            raise SessionError(f"{where}: its columns have different lengths")
+        return columns
 
     def sources(self) -> list[str]:
         rows = self._db.execute("SELECT source FROM images UNION SELECT source FROM columns ORDER BY source")
@@ -157,12 +165,14 @@ class Session:
             (source, json.dumps(list(array.shape)), array.dtype.str, levels, array.tobytes()),
         )
 
+    def has_images(self, source: str) -> bool:
+        return self._db.execute("SELECT 1 FROM images WHERE source = ?", (source,)).fetchone() is not None
+
     def read_images(self, source: str) -> tuple[np.ndarray, int]:
         row = self._db.execute("SELECT shape, dtype, levels, data FROM images WHERE source = ?", (source,)).fetchone()
         if row is None:
             raise SessionError(f"{self.path}: the session holds no images of {source!r}")
-        shape, dtype, levels, data = row
-        return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(json.loads(shape)).copy(), int(levels)
+        return stored.images(row, f"{self.path}: images of {source!r}")
 
     def write_array(self, name: str, array: np.ndarray) -> None:
         """Any other numeric array (e.g. per-pixel bits of the samples), stored as is."""
@@ -175,7 +185,8 @@ class Session:
         if row is None:
             return None
         shape, dtype, data = row
-        return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(json.loads(shape)).copy()
+        what = f"{self.path}: array {name!r}"
+        return stored.array(data, stored.dtype(dtype, what), stored.shape(shape, what), what)
 
     # -- flags and notes (write-through) ----------------------------------------------------------
 
@@ -185,7 +196,7 @@ class Session:
             query = self._db.execute(
                 "SELECT idx, label, state, reason, created, updated FROM flags WHERE source = ? ORDER BY idx, label", (source,)
             )
-            return list(query)
+            return [stored.flag_row(row, str(self.path)) for row in query]
         ids = sorted({int(i) for i in ids})
         rows: list[FlagRow] = []
         for chunk in _chunks(ids, 500):
@@ -195,17 +206,40 @@ class Session:
                 "ORDER BY idx, label",
                 (source, *chunk),
             ).fetchall()
-        return rows
+        return [stored.flag_row(row, str(self.path)) for row in rows]
 
     def replace_flags(self, source: str, ids: Iterable[int], rows: Iterable[FlagRow]) -> None:
         """In one transaction: the flags of ``ids`` become exactly ``rows`` (the primitive of undo)."""
         self._check_writable()
-        ids = sorted({int(i) for i in ids})
         with self._db:
-            for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                self._db.execute(f"DELETE FROM flags WHERE source = ? AND idx IN ({marks})", (source, *chunk))
-            self._db.executemany("INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?, ?)", [(source, *row) for row in rows])
+            self._put_flags(source, sorted({int(i) for i in ids}), list(rows))
+
+    def edit_flags(self, source: str, ids: Iterable[int],
+                   change: Callable[[list[FlagRow]], list[FlagRow]]) -> tuple[list[FlagRow], list[FlagRow]]:
+        """Read the flags of ``ids``, ``change`` them and write the result, all in one immediate transaction.
+
+        Another process's commit cannot slip between the read and the write (it waits for the lock), so an
+        edit never deletes a flag it did not see. Returns (before, after); nothing is written when equal.
+        """
+        self._check_writable()
+        ids = sorted({int(i) for i in ids})
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            before = self.flag_rows(source, ids)
+            after = change(before)
+            if after != before:
+                self._put_flags(source, ids, after)
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        return before, after
+
+    def _put_flags(self, source: str, ids: list[int], rows: list[FlagRow]) -> None:
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            self._db.execute(f"DELETE FROM flags WHERE source = ? AND idx IN ({marks})", (source, *chunk))
+        self._db.executemany("INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?, ?)", [(source, *row) for row in rows])
 
     def flag_counts(self, source: str) -> dict[tuple[str, str], int]:
         """{(label, state): count} for the counts shown in every view."""
@@ -214,7 +248,7 @@ class Session:
 
     def notes(self, source: str) -> dict[int, tuple[str, float]]:
         rows = self._db.execute("SELECT idx, text, updated FROM notes WHERE source = ?", (source,))
-        return {idx: (text, updated) for idx, text, updated in rows}
+        return {idx: (text, updated) for idx, text, updated in (stored.note_row(row, str(self.path)) for row in rows)}
 
     def set_note(self, source: str, idx: int, text: str) -> None:
         """Set (or with empty text, remove) the note of one sample; committed before returning."""
@@ -258,7 +292,7 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         if read_only:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         else:
-            db = sqlite3.connect(path)
+            db = sqlite3.connect(path, timeout=BUSY_SECONDS)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
     except sqlite3.OperationalError as error:  # a missing folder, no permission

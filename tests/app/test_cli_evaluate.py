@@ -28,7 +28,7 @@ def test_evaluate_writes_json_csv_and_session(tmp_path):
     assert doc["likelihood"]["reference"]["mean_bpd"] < 2.6  # the demo flow's held-out bits/dim
     assert doc["likelihood"]["train"]["mean_bpd"] < doc["likelihood"]["reference"]["mean_bpd"]
     assert {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density", "coverage"} <= set(doc["metrics"])
-    assert set(doc["timings"]) == {"sampling", "likelihood", "features", "metrics"}
+    assert set(doc["timings"]) == {"sampling", "likelihood", "features", "metrics", "calibration"}
     rows = list(csv.DictReader(line for line in open(tmp_path / "e.csv") if not line.startswith("#")))
     samples = [r for r in rows if r["source"] == "sample"]
     assert len(samples) == 120 and samples[0]["realism"] != "" and samples[0]["nn_id"] != ""

@@ -31,7 +31,7 @@ from genloupe.engine.data import open_data
 from genloupe.engine.evaluation import EvaluationSettings, evaluate
 from genloupe.engine.models.noise_mixture import NoiseMixture
 from genloupe.engine.results import write_session
-from genloupe.engine.session import Session, likely_but_bad
+from genloupe.engine.session import Session, suggest_all
 
 from ..engine.test_noise_mixture import noise_mask
 
@@ -202,15 +202,24 @@ def test_notes_are_written_through_and_undone_like_flags(opened, copy, qtbot):
 
 def test_suggestions_are_proposals_the_person_confirms_and_can_undo(opened, copy, mixed, qtbot):
     window, c = opened, opened.controller
-    columns = mixed.evaluation.columns["sample"]
-    expected = likely_but_bad(columns["log_px"], columns["realism"], 0.2).ids
-    assert c.suggest() >= len(expected) > 0.8 * mixed.noise.sum()
+    columns = mixed.evaluation.columns
+    expected = suggest_all(columns["sample"], columns["reference"])[0].ids  # 'bad', calibrated on held-out digits
+    assert len(expected) > 0.8 * mixed.noise.sum()
+    window.suggest()  # Ctrl+G: the flags, and the panel shows each label with its false-flag rate
+    assert "false-flag rate" in window.suggestion_panel.text() and "5.0%" in window.suggestion_panel.text()
     flags = on_disk(copy)[0]
     bad = np.array(sorted(i for i, labels in flags.items() if "bad" in labels))
     np.testing.assert_array_equal(bad, np.sort(expected))
     assert all(labels["bad"] == "suggested" for labels in flags.values() if "bad" in labels)
     caught = mixed.noise[bad].sum()
     assert caught / len(bad) > 0.8 and caught / mixed.noise.sum() > 0.8  # precision and recall against the noise
+
+    window.inspect(int(bad[0]))  # the inspector names realism and any-ball membership apart, beside the reason's numbers
+    names = [window.inspector.table.item(row, 0).text() for row in range(window.inspector.table.rowCount())]
+    assert {"realism (typical-size real balls)", "inside a real ball (any size)"} <= set(names)
+    assert not any("manifold" in name for name in names)
+    why = window.inspector.table.item(names.index("why"), 1).text()
+    assert why.startswith("bad: log P(x)") and "\n" not in why  # the suggestion's one-line reason
 
     window.flag_filter.setCurrentText("suggested")
     assert set(window.grid.visible_ids().tolist()) == set(flags)
@@ -257,7 +266,7 @@ def test_a_session_whose_checkpoint_changed_opens_read_only_and_refuses_every_ed
     assert all(window.grid.model.flags_of(int(i)) == frozenset() for i in ids)
     with qtbot.waitSignal(c.failed):
         c.set_note(int(ids[0]), "not allowed")
-    assert c.suggest() == 0
+    assert c.suggest() == []
     qtbot.keyClick(window.grid.view, Qt.Key.Key_Z, CTRL)
     assert on_disk(path) == ({}, {})
     assert path.read_bytes() == before  # not one byte written

@@ -27,7 +27,8 @@ from genloupe.app.report.html import label_text
 from genloupe.app.report.images import thumbnail_png
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import GenLoupeError, SessionError
-from genloupe.engine.session import FlagEditor, Session, likely_but_bad, memorized
+from genloupe.engine.session import FlagEditor, Session
+from genloupe.engine.session.suggestions import memorized, unlikely
 from genloupe.widgets.metrics_panel import format_number
 
 SCRIPT_NOTE = "<script>alert('x')</script> looks like a 7 & an 1"
@@ -103,12 +104,13 @@ def write_session(path: Path, *, with_metrics: bool = True, with_flags: bool = T
     if with_flags:
         editor = FlagEditor(session)
         s = columns["sample"]
-        bad = likely_but_bad(s["log_px"], s["realism"], top_fraction=0.3)
-        copies = memorized(s["nn_distance"], real_nn[:, 1])
+        bad = unlikely(s["log_px"], columns["reference"]["log_px"], 0.3)
+        copies = memorized(s["nn_distance"], real_nn[:, 1], 0.05)
         for suggestion in (bad, copies):
             for idx, reason in zip(suggestion.ids, suggestion.reasons):
-                editor.add("sample", [idx], suggestion.label, state="suggested", reason=reason)
-        editor.confirm("sample", bad.ids[:4], "bad")
+                editor.add("sample", [idx], "bad" if suggestion.name == "unlikely" else "memorized", state="suggested",
+                           reason=reason)
+        editor.confirm("sample", bad.ids[:7], "bad")
         editor.confirm("sample", copies.ids, "memorized")
         editor.add("sample", [125], "good")
         editor.add("reference", [3], "2")
@@ -229,7 +231,7 @@ def test_html_shows_every_flagged_sample_with_its_numbers_labels_and_note(report
         assert f"log P(x) {format_number(columns['log_px'][idx])} nats" in text
         assert f"bits/dim {format_number(columns['bpd'][idx])}" in text
         if source == "sample":
-            assert f"realism {format_number(columns['realism'][idx])}" in text
+            assert f"realism (typical-size real balls) {format_number(columns['realism'][idx])}" in text
             assert f"nearest real #{columns['nn_id'][idx]} at {format_number(columns['nn_distance'][idx])}" in text
         for idx_, label, state, *_ in stored["flags"][source]:
             if idx_ == idx and state == "confirmed":
@@ -265,7 +267,8 @@ def test_html_states_provenance_metrics_and_conventions(report, stored):
     assert f"FID ↓ {format_number(fid['value'])}" in text
     kid = stored["metrics"]["kid"]
     assert f"{format_number(kid['mean'])} ± {format_number(kid['std'])}" in text
-    assert "Fréchet distance of Gaussian fits · raw pixels" in text
+    assert "Fréchet distance of Gaussian fits" in text and "raw pixels" in text  # numbered notes under the table
+    assert "in real manifold" not in text and "inside the real manifold" not in text  # realism's balls vs any ball
     for title in ("Likelihood histograms", "Precision and recall manifolds", "Likelihood against quality",
                   "Highest-likelihood samples", "Lowest-likelihood samples"):
         assert title in text

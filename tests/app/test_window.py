@@ -125,7 +125,8 @@ def test_opening_the_demo_runs_its_job_and_fills_every_view(window, qtbot):
     assert set(window.histogram.curves) == {"held-out real", "samples", "train split"}
     assert np.isfinite(window.scatter.rho)
     names = window.metrics.metric_names()
-    assert {"bits/dim, samples", "bits/dim, held-out real", "FID", "KID", "precision", "recall"} <= set(names), names
+    assert {"bits/dim, samples", "bits/dim, held-out real", "FID", "KID (MMD², unscaled)", "precision", "recall",
+            "Spearman ρ(bits/dim, realism)"} <= set(names), names
     assert not any(window.metrics.is_stale(name) for name in names)
     assert not window.error_box.isVisible()
 

@@ -89,7 +89,7 @@ def test_a_stored_positive_log_probability_of_a_discrete_image_is_refused(tmp_pa
     images = np.random.default_rng(0).integers(0, 17, size=(20, 8, 8), dtype=np.uint8)
     np.savez(tmp_path / "s.npz", samples=images, levels=np.int64(17), log_prob=np.full(20, 85.7),
              log_prob_convention=json.dumps({"unit": "nats", "space": "discrete"}))
-    assert "converts to log P(x) = +85.7 nats of a discrete image, above 0" in refused(tmp_path / "s.npz")
+    assert "give log P(x) = 85.7 > 0 nats, impossible for a discrete image" in refused(tmp_path / "s.npz", CheckpointError)
 
 
 def test_samples_far_worse_than_held_out_data_are_said(tmp_path):

@@ -134,8 +134,12 @@ def test_copies_of_training_images_are_found_and_suggested_as_memorized(tmp_path
     distance = result.columns["sample"]["train_nn_distance"]
     assert np.all(distance[:40] == 0) and np.all(distance[40:] > 0)
     assert np.array_equal(train[result.columns["sample"]["train_nn_id"][:40]], copies)
-    found = memorized(distance, result.training_nn_distance)
+    found = memorized(distance, result.columns["reference"]["train_nn_distance"], 0.05)
     assert sorted(found.ids.tolist()) == list(range(40))
+    # held-out images scored as the samples are: against the training images (the calibration stage)
+    assert set(result.columns["reference"]) >= {"realism_train", "train_nn_distance"} and "calibration" in result.timings
+    assert np.all(result.columns["reference"]["train_nn_distance"] > 0)  # the test split is not in the training split
+    assert np.median(result.columns["sample"]["realism_train"][:40]) > 1e3  # copies sit on a training ball centre (of the kept half)
     with write_session(result, tmp_path / "m.genloupe", {"checkpoint": str(path)}) as session:
         assert np.array_equal(session.read_images("training")[0], train)
         assert len(session.read_columns("training-nn")["nn_distance"]) == len(train)

@@ -173,25 +173,29 @@ def test_sigkill_right_after_flagging_loses_nothing(tmp_path):
         assert s.notes("sample")[3][0] == "copy of a training 3"
 
 
-def test_likely_but_bad_catches_noise_that_likelihood_ranks_high():
+def test_likely_but_bad_calibrates_among_the_likely_real_images():
     rng = np.random.default_rng(1)
-    good_ll, noise_ll = rng.normal(-150, 10, 900), rng.normal(-120, 5, 100)  # noise scores higher
-    good_realism, noise_realism = rng.uniform(1.0, 3.0, 900), rng.uniform(0.0, 0.6, 100)
-    good_realism[:50] = 0.8  # a few good samples sit outside the manifold but score low
-    log_px = np.concatenate([good_ll, noise_ll])
-    realism = np.concatenate([good_realism, noise_realism])
-    found = likely_but_bad(log_px, realism, top_fraction=0.15)
+    real_ll, real_realism = rng.normal(-150, 10, 999), rng.uniform(0.5, 3.0, 999)
+    good_ll, noise_ll = rng.normal(-150, 10, 900), rng.normal(-120, 5, 100)  # the bad ones score higher
+    good_realism, noise_realism = rng.uniform(0.5, 3.0, 900), rng.uniform(0.0, 0.4, 100)
+    log_px, realism = np.concatenate([good_ll, noise_ll]), np.concatenate([good_realism, noise_realism])
+    found = likely_but_bad(log_px, realism, real_ll, real_realism, 0.05)
+    # 5 % of all real images below the threshold, all of them likely: the 50th smallest gated realism
+    likely = real_ll >= np.median(real_ll)
+    assert found.threshold.value == np.sort(real_realism[likely])[49] and found.threshold.false_flag_rate == 0.05
     noise = set(range(900, 1000))
     hits = noise & set(found.ids.tolist())
-    assert len(hits) / len(found.ids) > 0.9 and len(hits) / len(noise) > 0.9
-    assert found.label == "bad" and "realism" in found.reasons[0]
+    assert len(hits) / len(noise) > 0.9 and len(found.ids) - len(hits) < 0.08 * 900  # good ones: about 5 %
+    assert "realism" in found.reasons[0] and "held-out real" in found.reasons[0]
     assert np.all(np.diff(log_px[found.ids]) <= 0)
+    assert not np.isin(found.ids, np.flatnonzero(log_px < np.median(real_ll))).any()  # unlikely: never this test
 
 
-def test_memorized_uses_the_real_sets_own_spacing():
+def test_memorized_compares_with_held_out_real_images_distance_to_the_training_set():
     rng = np.random.default_rng(2)
-    real_nn = rng.uniform(1.0, 2.0, 1000)
+    real_nn = rng.uniform(1.0, 2.0, 999)
     sample_nn = np.concatenate([rng.uniform(2.0, 3.0, 95), np.zeros(3), [0.5, 0.9]])
-    found = memorized(sample_nn, real_nn)
+    found = memorized(sample_nn, real_nn, 0.05, nn_id=np.arange(100) + 7)
     assert sorted(found.ids.tolist()) == [95, 96, 97, 98, 99]
-    assert found.label == "memorized"
+    assert found.threshold.value == np.sort(real_nn)[49]
+    assert found.reasons[0].startswith("training image #102")

@@ -33,9 +33,13 @@ def test_training_is_deterministic_for_a_seed_and_differs_across_seeds(splits):
 
 def test_training_improves_on_the_start_and_keeps_the_best_epoch(splits):
     train, val = splits
+    updates = []
     model, report = train_model("autoregressive", train, val, config={"hidden": [32], "patience": 2, "lr": 0.02},
-                                epochs=40, seed=0, device="cpu")
+                                epochs=40, seed=0, device="cpu", progress=TaskProgress(lambda *u: updates.append(u)))
     history = report.history
+    done, total, stage = updates[-1]  # early stopping ends the bar at what was done, not at 40 epochs' worth
+    assert done == total == report.epochs * math.ceil(len(train) / 64)
+    assert stage.startswith(f"train · stopped early at epoch {report.epochs} of 40")
     assert not model.training and report.family == "autoregressive"
     assert len(history) == report.epochs < 40  # stopped early, patience 2
     best = min(history, key=lambda row: row["val_bpd"])
@@ -52,7 +56,8 @@ def test_progress_reports_batches_and_cancel_stops_training(splits):
     updates = []
     train_model("flow", train, val, config=FLOW, epochs=2, device="cpu", progress=TaskProgress(lambda *u: updates.append(u)))
     per_epoch = math.ceil(len(train) / 64)
-    assert updates[0] == (0, 2 * per_epoch, "train") and updates[-1] == (2 * per_epoch, 2 * per_epoch, "train")
+    assert updates[0] == (0, 2 * per_epoch, "train") and updates[-1][:2] == (2 * per_epoch, 2 * per_epoch)
+    assert updates[-1][2].startswith("train · epoch 2 · loss ") and updates[-1][2].endswith(" bits/dim")  # the loss shows
     assert [done for done, _, _ in updates] == sorted(done for done, _, _ in updates)
 
     progress = TaskProgress(lambda done, total, stage: done >= 3 and progress.cancel())

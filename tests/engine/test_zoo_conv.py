@@ -228,7 +228,7 @@ def test_a_checkpoint_asking_for_a_huge_conv_model_is_refused_before_allocating(
     content = torch.load(path, weights_only=True)
     content["config"] = {**content["config"], "features": 1_000_000}  # ~10^13 weights on the meta device
     torch.save(content, path)
-    with pytest.raises(CheckpointError, match="shape"):
+    with pytest.raises(CheckpointError, match="config implies .* bytes of weights"):  # read from the meta device
         load_checkpoint(path)
 
 
