@@ -162,8 +162,8 @@ def declared_image_levels(folder: Path, images: np.ndarray) -> tuple[np.ndarray,
     """
     what = f"{folder.name}/{LEVELS_NAME}"
     file = folder / LEVELS_NAME
-    if not file.is_file():
-        levels = _grid_of(images, 255.0)
+    if not file.is_file():  # a coarser grid is evidence only when more than black and white are used
+        levels = _grid_of(images, 255.0) if len(np.unique(images)) > 2 else None
         if levels is not None and levels < 256:
             raise CheckpointError(f"{folder.name}: the images use only the values of a {levels}-level grid scaled to "
                                   f"0..255; say their levels in {LEVELS_NAME} beside them: {{\"levels\": {levels}}} "
