@@ -17,7 +17,7 @@ from genloupe.app.progress_bar import end_line
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "suggest", "open", "report", "features",
+COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "suggest", "open", "report", "features", "compare",
             "new-adapter")
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from genloupe.app.comparison_presenter import ComparisonPresenter
 from genloupe.app.controller import Controller, SessionView
 from genloupe.app.demo import DEMO_MODELS, DEMO_REFERENCE, demo_model_path
 from genloupe.app.feature_choice import FeatureChoice
@@ -94,6 +95,8 @@ class MainWindow(QMainWindow):
         self.docks["inspector"].raise_()
         self.docks["manifold"].raise_()
         self.docks["metrics"].raise_()
+        self.comparison = ComparisonPresenter(self)  # models side by side, checkpoints over training
+        self.docks.update(self.comparison.docks)
         self.resize(1600, 1000)
         self.resizeDocks([self.docks["inspector"]], [270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["histogram"]], [640], Qt.Orientation.Horizontal)
@@ -145,6 +148,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("Open &session…", self.choose_session, "Ctrl+Shift+O"))
         file_menu.addAction(self._action("Save session &as…", self.save_session_as, QKeySequence.StandardKey.SaveAs))
         file_menu.addAction(self._action("&Export report…", self.export_report, "Ctrl+E"))
+        file_menu.addSeparator()
+        file_menu.addActions(self.comparison.actions)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -405,6 +410,8 @@ class MainWindow(QMainWindow):
         if path.endswith(SESSION_SUFFIX):
             self.controller.open_session(path)
             return
+        if self.comparison.handle_drop([path]):  # a comparison file or a folder of checkpoints
+            return
         trust = False
         if _runs_code(path.partition("#")[0]):
             trust = self._ask_trust(path.partition("#")[0])
@@ -561,6 +568,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt naming)
+        if self.comparison.handle_drop([url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]):
+            return  # several models, a folder of checkpoints or a comparison file
         for url in event.mimeData().urls():
             if url.isLocalFile():
                 self.open_path(url.toLocalFile())
@@ -571,6 +580,7 @@ class MainWindow(QMainWindow):
         self.settings.set_value("window/geometry", self.saveGeometry())
         self.settings.sync()
         self.controller.close()
+        self.comparison.close()
         super().closeEvent(event)
 
 

@@ -17,7 +17,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -69,12 +69,16 @@ def train_model(
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: Progress | None = None,
+    save_every: int | None = None,
+    on_checkpoint: Callable[[ZooModel, dict[str, float]], None] | None = None,
 ) -> tuple[ZooModel, TrainReport]:
     """A trained model of ``family`` (eval mode, best validation weights) and its report.
 
     ``config`` overrides the family's ``default_config`` and may carry the loop's settings
     (:data:`TRAINING_DEFAULTS`, then the family's ``training_defaults``); ``epochs`` overrides the
-    configured maximum. The config key ``arch`` picks the family's architecture (default ``mlp``).
+    configured maximum. The config key ``arch`` picks the family's architecture (default ``mlp``). With
+    ``save_every`` = N, ``on_checkpoint(model, row)`` gets the model as it is after every N-th epoch (its
+    ``train_info`` carries that epoch and its bits/dim) and after the last.
     """
     progress = progress or null_progress()
     cls = family_class(family, (config or {}).get("arch"))
@@ -85,6 +89,8 @@ def train_model(
     merged.pop("arch", None)  # picked the class; a conv model writes it into its own config
     target = resolve_device(device)
     started = time.perf_counter()
+    if hasattr(cls, "fit") and save_every is not None:
+        raise ModelError(f"{family} is not trained epoch by epoch, so it has no checkpoints to save every N epochs")
     if hasattr(cls, "fit"):
         model = cls.fit(train, val, config=merged, epochs=epochs, seed=seed, device=target, progress=progress)
         report_epochs, best_epoch, history, settings = None, None, [], {}
@@ -95,7 +101,8 @@ def train_model(
             settings["epochs"] = int(epochs)
         if settings["epochs"] < 1:
             raise ModelError(f"training needs at least one epoch, got {settings['epochs']}")
-        model, history = _fit(cls, train, val, merged, settings, seed, target, progress)
+        saver = _checkpoint_saver(train, family, seed, save_every, on_checkpoint)
+        model, history = _fit(cls, train, val, merged, settings, seed, target, progress, saver)
         best = min(history, key=lambda row: row["val_bpd"])
         report_epochs, best_epoch = len(history), int(best["epoch"])
     seconds = time.perf_counter() - started
@@ -160,6 +167,7 @@ def _fit(
     seed: int,
     device: torch.device,
     progress: Progress,
+    saver: Callable[[ZooModel, dict[str, float], bool], None] | None = None,
 ) -> tuple[ZooModel, list[dict[str, float]]]:
     """The generic loop: returns the model at its best validation epoch and the per-epoch history."""
     with torch.random.fork_rng(devices=[]):
@@ -209,13 +217,34 @@ def _fit(
             best_bpd, best_state, waited = val_bpd, copy.deepcopy(model.state_dict()), 0
         else:
             waited += 1
-            if waited >= settings["patience"]:
-                done = (epoch + 1) * per_epoch  # stopped early: the bar ends at what was done, not at the plan
-                progress.update(done, done, f"train · stopped early at epoch {epoch + 1} of {settings['epochs']} · "
-                                f"best val {best_bpd:.3f} bits/dim")
-                break
+        stopping = waited >= settings["patience"] or epoch + 1 == settings["epochs"]
+        if saver is not None:
+            saver(model, history[-1], stopping)
+        if waited >= settings["patience"]:
+            done = (epoch + 1) * per_epoch  # stopped early: the bar ends at what was done, not at the plan
+            progress.update(done, done, f"train · stopped early at epoch {epoch + 1} of {settings['epochs']} · "
+                            f"best val {best_bpd:.3f} bits/dim")
+            break
     model.load_state_dict(best_state)
     return model, history
+
+
+def _checkpoint_saver(train: Dataset, family: str, seed: int, every: int | None,
+                      on_checkpoint: Callable[[ZooModel, dict[str, float]], None] | None,
+                      ) -> Callable[[ZooModel, dict[str, float], bool], None] | None:
+    """Hands the model to ``on_checkpoint`` every ``every`` epochs and at the last one, tagged with its epoch."""
+    if every is None or on_checkpoint is None:
+        return None
+    if every < 1:
+        raise ModelError(f"checkpoints are saved every N >= 1 epochs, got {every}")
+
+    def save(model: ZooModel, row: dict[str, float], last: bool) -> None:
+        if row["epoch"] % every == 0 or last:
+            model.train_info = {"data": train.name, "data_checksum": train.checksum(), "levels": train.levels,
+                                "family": family, "seed": seed, **row}
+            on_checkpoint(model, row)
+
+    return save
 
 
 def _check_data(train: Dataset, val: Dataset) -> None:

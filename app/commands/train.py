@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help='JSON object overriding the family\'s config and training settings, e.g. \'{"hidden": 64, "lr": 0.001}\'; '
         '\'{"arch": "conv"}\' picks the convolutional variant of flow, autoregressive and vaegan',
     )
+    parser.add_argument("--save-every", type=int, default=None, metavar="N",
+                        help="also keep a checkpoint every N epochs (and at the last), named OUT-epochNNNN, "
+                        "with its epoch inside: `genloupe compare FOLDER` draws the trajectory")
     parser.set_defaults(run=run)
 
 
@@ -47,17 +50,29 @@ def run(args: argparse.Namespace) -> int:
     family_class(args.family, config.get("arch"))  # fail before the data are read
     data = open_data(args.data)
     train, val, test = (data.split(name, seed=SPLIT_SEED) for name in ("train", "val", "test"))
+    kept: list[Path] = []
+
+    def keep(snapshot, row: dict) -> None:  # --save-every: the model as it is at this epoch
+        kept.append(save_checkpoint(snapshot, epoch_path(args.out, int(row["epoch"]))))
+
     model, report = train_model(
         args.family, train, val, config=config, epochs=args.epochs, seed=args.seed, device=args.device,
-        progress=terminal_progress(f"{args.family} "),
+        progress=terminal_progress(f"{args.family} "), save_every=args.save_every, on_checkpoint=keep,
     )
     save_checkpoint(model, args.out)
     result = evaluate_likelihood(model, test.images, test.levels, seed=args.seed, device=args.device)
     epochs = "" if report.epochs is None else f", {report.epochs} epochs (best {report.best_epoch})"
     print(f"wrote {args.out} ({model.info.name}{epochs}, {report.seconds:.1f} s)")
+    if kept:
+        print(f"kept {len(kept)} checkpoints: {', '.join(path.name for path in kept)}")
     print(f"val  bits/dim {report.best_val_bpd:.4f}  (training objective on {len(val)} images)")
     print(f"test bits/dim {result.mean_bpd:.4f}  ({len(test)} images; {result.convention.describe()})")
     return 0
+
+
+def epoch_path(out: Path, epoch: int) -> Path:
+    """Where the checkpoint of ``epoch`` goes: beside OUT, the epoch in its name."""
+    return out.with_name(f"{out.stem}-epoch{epoch:04d}{out.suffix}")
 
 
 def parse_config(text: str | None) -> dict:
