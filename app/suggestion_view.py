@@ -7,6 +7,7 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from genloupe.engine.calibration import unresolved_text
 from genloupe.engine.session.suggestions import Suggestions
 
 TEST_NAMES = {"likely_but_bad": "likely but bad", "unlikely": "unlikely", "unrealistic": "unrealistic",
@@ -17,7 +18,8 @@ def summary_rows(found: list[Suggestions]) -> list[tuple[str, int, str, str]]:
     """(label, count, false-flag rate, tests with thresholds) per label, as the panel and status bar word them."""
     rows = []
     for suggestion in found:
-        tests = "; ".join(f"{TEST_NAMES.get(t.name, t.name)}: {len(t.ids)} below {t.threshold.value:.3g}"
+        tests = "; ".join(f"{TEST_NAMES.get(t.name, t.name)}: "
+                          + (unresolved_text(t.threshold) or f"{len(t.ids)} below {t.threshold.value:.3g}")
                           + ("" if t.threshold.calibrated else " (given)") for t in suggestion.tests)
         rows.append((suggestion.label, len(suggestion.ids), f"{100 * suggestion.false_flag_rate:.1f}%", tests))
     return rows

@@ -68,6 +68,13 @@ def calibrated_below(real_scores: np.ndarray, rate: float) -> Threshold:
     return Threshold(value=float(scores[k - 1]), false_flag_rate=k / (n + 1), n_real=n, calibrated=True)
 
 
+def unresolved_text(threshold: Threshold) -> str | None:
+    """Why a calibrated test flags nothing when its rate is below 1/(n+1) (None when it has a threshold)."""
+    if threshold.value != -np.inf:
+        return None
+    return f"off: {threshold.n_real} held-out real images cannot resolve a rate this small"
+
+
 def given_below(real_scores: np.ndarray, value: float) -> Threshold:
     """A threshold the person chose; its false-flag rate is the share of held-out real images below it."""
     scores = np.asarray(real_scores, dtype=np.float64)

@@ -66,8 +66,9 @@ def check_features_fit_data(spec: str, options: dict[str, Any], shape: Shape, le
     if is_user_file(spec):
         _try_user_extractor(spec, options, shape, levels)
         return
-    name, _ = parse_spec(spec)  # raises for a malformed pixels:D
+    name, parsed = parse_spec(spec)  # raises for a malformed pixels:D
     entry = ENTRIES[name]
+    _check_projection_dim(spec, parsed.get("dim"), shape)
     try:
         entry.check_shape(tuple(shape))
     except DataError:
@@ -98,6 +99,16 @@ def check_compatibility(
     if needs_features:
         check_features_fit_data(resolved, feature_options or {}, shape, levels)
     return resolved
+
+
+def _check_projection_dim(spec: str, dim: object, shape: Shape) -> None:
+    """pixels:D projects C*H*W values down: a D above that adds nothing and its D x D statistics may not fit memory."""
+    values = int(np.prod(shape))
+    if isinstance(dim, int) and dim > values:
+        raise DataError(
+            f"features {spec} project to {dim} dimensions, but the data ({_shape(shape)}) have only {values} pixel "
+            f"values: choose pixels or pixels:D with D <= {values}"
+        )
 
 
 def _try_user_extractor(spec: str, options: dict[str, Any], shape: Shape, levels: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genloupe.app.commands.outputs import check_output_paths
-from genloupe.engine.calibration import DEFAULT_FALSE_FLAG_RATE
+from genloupe.engine.calibration import DEFAULT_FALSE_FLAG_RATE, unresolved_text
 from genloupe.engine.errors import GenLoupeError
 from genloupe.engine.session import FlagEditor, Session
 from genloupe.engine.session.suggestions import (
@@ -81,7 +81,8 @@ def print_found(found: list[Suggestions]) -> None:
     if not found:
         print("no suggestions: no held-out real images were scored like the samples (evaluate with a training split)")
     for suggestion in found:
-        tests = ", ".join(f"{t.name} {len(t.ids)} (< {t.threshold.value:.3g})" for t in suggestion.tests)
+        tests = ", ".join(f"{t.name} " + (unresolved_text(t.threshold) or f"{len(t.ids)} (< {t.threshold.value:.3g})")
+                          for t in suggestion.tests)
         print(f"  suggested {suggestion.label:>9}: {len(suggestion.ids):>5} samples, flags "
               f"{100 * suggestion.false_flag_rate:.1f}% of real images  [{tests}]")
 

@@ -43,6 +43,7 @@ RUN_LABELS = {
     "device": "device",
     "likelihood_convention": "likelihood convention",
     "scored_with": "likelihood scored under",
+    "scored_with_hash": "scoring model hash",
     "settings": "settings",
     "timings": "time taken",
     "suggestions": "suggestions",
@@ -238,8 +239,9 @@ def _text(value: Any) -> str:
 
 
 def _sizes(entry: dict[str, Any]) -> str:
-    if "n_real" in entry or "n_fake" in entry:
-        return f"{entry.get('n_fake', '?')} samples, {entry.get('n_real', '?')} real"
+    if "n_real" in entry or "n_fake" in entry:  # a metric of the samples alone (IS) names no real set
+        sides = [f"{entry[key]} {name}" for key, name in (("n_fake", "samples"), ("n_real", "real")) if key in entry]
+        return ", ".join(sides)
     return str(entry["n"]) if "n" in entry else ""
 
 

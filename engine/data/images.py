@@ -46,11 +46,14 @@ def read_image_folder(folder: Path, levels: int | None) -> Dataset:
     files, labels = _image_files(folder)
     if not files:
         raise DataError(f"{folder}: no PNG/JPEG images or CIFAR-10 batches in this folder")
-    first, mode = _load(files[0], None, len(files))
+    # a folder of real images may hold as many pixels as its files' bytes imply (bombs: a few huge, tiny files)
+    cap = bounded.array_allowance(sum(path.stat().st_size for path in files), compressed=True,
+                                  floor=bounded.limits().folder_pixels)
+    first, mode = _load(files[0], None, len(files), cap)
     images = np.empty((len(files), *first.shape), dtype=np.uint8)
     images[0] = first
     for index, path in enumerate(files[1:], start=1):
-        images[index] = _load(path, (files[0].name, mode, first.shape), len(files))[0]
+        images[index] = _load(path, (files[0].name, mode, first.shape), len(files), cap)[0]
     images, levels = fit_levels(images, str(folder), IMAGE_LEVELS if levels is None else levels)
     return Dataset(
         name=folder.name,
@@ -63,11 +66,11 @@ def read_image_folder(folder: Path, levels: int | None) -> Dataset:
     )
 
 
-def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None, count: int) -> tuple[np.ndarray, str]:
+def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None, count: int, cap: int) -> tuple[np.ndarray, str]:
     """One image as (C, H, W) uint8 and its mode; damaged or unsupported files raise DataError.
 
     Its mode and size are read from its header and checked (``count`` images of its size against the
-    folder's pixel cap, and against the first image ``like`` names) before any pixel is decoded.
+    folder's pixel ``cap``, and against the first image ``like`` names) before any pixel is decoded.
     """
     from PIL import Image  # Pillow is needed only by this source
 
@@ -83,7 +86,6 @@ def _load(path: Path, like: tuple[str, str, tuple[int, ...]] | None, count: int)
             if like is not None and (channels, height, width) != like[2]:
                 raise DataError(f"{path}: {width}x{height} pixels, but {like[0]} is {like[2][2]}x{like[2][1]}: "
                                 "all images must share one size")
-            cap = bounded.limits().folder_pixels
             if count * width * height * channels > cap:
                 raise DataError(f"{path.parent}: {count} images of {width}x{height} pixels ({channels} channels) make "
                                 f"{count * width * height * channels} pixel values (at most {cap} in one folder)")

@@ -16,10 +16,24 @@ import numpy as np
 
 from ..errors import GenLoupeError
 from .archives import open_zip
-from .limits import limits
+from .limits import limits, physical_memory
 from .text import describe, one_line
 
 Header = tuple[tuple[int, ...], np.dtype]
+
+
+def array_allowance(stored: int, compressed: bool, floor: int | None = None) -> int:
+    """Bytes the arrays of a file storing ``stored`` bytes may imply: real evaluation sets are as big as their files.
+
+    Raw (uncompressed) data are allowed their own size, compressed data ``array_ratio`` times it, never less than
+    ``floor`` (default ``array_bytes``) and never more than ``memory_share`` of the machine's memory. A small file
+    declaring a huge array (a bomb) stays refused: what it may imply grows only with the bytes it really holds.
+    """
+    caps = limits()
+    floor = caps.array_bytes if floor is None else floor
+    allowed = max(floor, stored * (caps.array_ratio if compressed else 1))
+    memory = physical_memory()
+    return allowed if memory is None else min(allowed, max(floor, int(memory * caps.memory_share)))
 
 
 def declared_bytes(shape: Any, dtype: np.dtype | int, what: str, error: type[GenLoupeError] = GenLoupeError,
@@ -57,8 +71,9 @@ def load_npy(path: Path, what: str, error: type[GenLoupeError] = GenLoupeError) 
     try:
         with open(path, "rb") as stream:
             shape, dtype = read_header(stream, what, error)
-            need = declared_bytes(shape, dtype, what, error)
-            if need > path.stat().st_size - stream.tell():
+            stored = path.stat().st_size - stream.tell()
+            need = declared_bytes(shape, dtype, what, error, array_allowance(stored, compressed=False))
+            if need > stored:
                 raise error(f"{what}: declares shape {list(shape)} of {dtype} but the file is too short")
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as problem:
@@ -69,6 +84,11 @@ def npz_headers(archive: zipfile.ZipFile, what: str, error: type[GenLoupeError] 
     """Every member's shape and dtype, checked against the caps and the bytes stored for it."""
     headers: dict[str, Header] = {}
     total = 0
+    stored = compressed = 0
+    for info in archive.infolist():
+        stored += info.compress_size
+        compressed += info.compress_type != zipfile.ZIP_STORED
+    allowed = array_allowance(stored, compressed=bool(compressed))
     for info in archive.infolist():
         if not info.filename.endswith(".npy"):
             raise error(f"{what}: {describe(info.filename)} is not a .npy array")
@@ -78,13 +98,13 @@ def npz_headers(archive: zipfile.ZipFile, what: str, error: type[GenLoupeError] 
                 shape, dtype = read_header(stream, f"{what}: array {describe(key)}", error)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as problem:
             raise error(f"{what}: array {describe(key)} cannot be read ({one_line(problem)})") from None
-        size = declared_bytes(shape, dtype, f"{what}: array {describe(key)}", error)
+        size = declared_bytes(shape, dtype, f"{what}: array {describe(key)}", error, allowed)
         if size > info.file_size:
             raise error(f"{what}: array {describe(key)} declares shape {list(shape)} but holds only "
                         f"{info.file_size} bytes")
         total += size
-        if total > limits().array_bytes:
-            raise error(f"{what}: its arrays imply {total} bytes (at most {limits().array_bytes} allowed)")
+        if total > allowed:
+            raise error(f"{what}: its arrays imply {total} bytes (at most {allowed} allowed)")
         headers[key] = (shape, dtype)
     return headers
 

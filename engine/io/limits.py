@@ -17,7 +17,9 @@ ENV = "GENLOUPE_READ_LIMITS"
 @dataclass(frozen=True)
 class ReadLimits:
     decompressed_bytes: int = 2 << 30  # what one gzip stream or one archive may expand to
-    array_bytes: int = 512 << 20  # what one declared shape and dtype may imply
+    array_bytes: int = 512 << 20  # what one declared shape and dtype may imply beyond the bytes its file stores
+    array_ratio: int = 16  # a compressed array may expand to this many times its stored bytes (above array_bytes)
+    memory_share: float = 0.5  # arrays a file stores may take at most this share of the machine's memory
     members: int = 4096  # members of one archive
     ratio: int = 100  # expansion of one archive member larger than 1 MiB
     nesting: int = 1  # archives read out of archives (a .pt2 inside a bundle .zip)
@@ -45,6 +47,14 @@ class ReadLimits:
 
 
 PRODUCTION = ReadLimits()
+
+
+def physical_memory() -> int | None:
+    """The machine's memory in bytes (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def limits() -> ReadLimits:

@@ -6,6 +6,10 @@ trace of the square root is Σ √λ over the eigenvalues of a symmetric positiv
 the spectrum of C1^½ C2 C1^½: Lᵀ C2 L with L the Cholesky factor of C1 (or of C2) when one is positive
 definite, else Wᵀ C2 W with W = V Λ^½ from the symmetric eigendecomposition of C1. Eigenvalues below the
 rounding floor d·ε·λ_max count as 0 (their square roots would add √ε-sized noise per null direction).
+When a set has fewer rows than dimensions (179 held-out images of 3×32×32 pixels), the covariances are
+low-rank and the same number comes cheaper from the rows: with A = X1cᵀ/√(n1−1), B = X2cᵀ/√(n2−1) (centred
+rows), the non-zero eigenvalues of C1^½ C2 C1^½ are those of (AᵀB)ᵀ(AᵀB), so tr √(·) is the sum of the
+singular values of the n1×n2 matrix AᵀB, and tr C1 = ‖A‖²_F: no d×d matrix at all.
 Never scipy.linalg.sqrtm: it is slow (a Schur form of a non-symmetric matrix), needs complex round-off
 cleaning, and the ``disp`` argument that pytorch-fid passes is gone from SciPy 1.18. The value is finite
 and real for singular covariances too.
@@ -112,6 +116,50 @@ def _trace_sqrt_product(c1: torch.Tensor, c2: torch.Tensor) -> float:
     return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
 
 
+def _rows_are_cheaper(n1: int, n2: int, dim: int) -> bool:
+    """The row form's n1·n2·(d + min n) flops against the covariance form's d³-order eigendecompositions."""
+    return n1 * n2 * (dim + min(n1, n2)) < dim**3
+
+
+def _frechet_from_rows(x1: torch.Tensor, x2: torch.Tensor) -> float:
+    """FD from the feature rows themselves (exact; see the module note), for sets with fewer rows than d."""
+    a, b = x1.to(torch.float64), x2.to(torch.float64)
+    mu1, mu2 = a.mean(0), b.mean(0)
+    a, b = (a - mu1) / (a.shape[0] - 1) ** 0.5, (b - mu2) / (b.shape[0] - 1) ** 0.5
+    trace_sqrt = float(torch.linalg.svdvals(matmul(a, b.T)).sum())
+    value = float((mu1 - mu2).square().sum() + a.square().sum() + b.square().sum()) - 2 * trace_sqrt
+    return max(value, 0.0)
+
+
+def _frechet_by_rows(real: torch.Tensor, fake: torch.Tensor, real_parts: list[np.ndarray] | None,
+                     fake_parts: list[np.ndarray] | None, steps: Steps) -> tuple[float, list[float]]:
+    """FD of the full sets and of each pair of parts, from the rows."""
+    value = _frechet_from_rows(real, fake)
+    steps("Fréchet distance")
+    values = []
+    for a, b in zip(real_parts or [], fake_parts or []):
+        values.append(_frechet_from_rows(real[torch.as_tensor(a, device=real.device)],
+                                         fake[torch.as_tensor(b, device=fake.device)]))
+        steps("Fréchet distance of subsets")
+    return value, values
+
+
+def _frechet_by_moments(real: torch.Tensor, fake: torch.Tensor, real_parts: list[np.ndarray] | None,
+                        fake_parts: list[np.ndarray] | None, memory_budget: int, steps: Steps) -> tuple[float, list[float]]:
+    """FD of the full sets and of each pair of parts, from their means and covariances."""
+    real_full, real_moments = _part_moments(real, real_parts, memory_budget)
+    steps("statistics")
+    fake_full, fake_moments = _part_moments(fake, fake_parts, memory_budget)
+    steps("statistics")
+    value = _frechet(real_full, fake_full)
+    steps("Fréchet distance")
+    values = []
+    for a, b in zip(real_moments, fake_moments):
+        values.append(_frechet(a, b))
+        steps("Fréchet distance of subsets")
+    return value, values
+
+
 def _frechet(a: Moments, b: Moments) -> float:
     (mu1, c1), (mu2, c2) = a, b
     value = float((mu1 - mu2).square().sum() + c1.trace() + c2.trace()) - 2 * _trace_sqrt_product(c1, c2)
@@ -167,23 +215,16 @@ def frechet_distance(
     smallest = min(real_t.shape[0], fake_t.shape[0])
     if subsets and smallest < 2 * subsets:
         raise MetricError(f"{subsets} subsets need at least {2 * subsets} samples per set, got {smallest}")
-    steps = Steps(progress or null_progress(), 3 + subsets)
+    by_rows = _rows_are_cheaper(real_t.shape[0], fake_t.shape[0], real_t.shape[1])  # the parts are smaller still
+    steps = Steps(progress or null_progress(), (1 if by_rows else 3) + subsets)
     rng = np.random.default_rng(seed)
-
-    def parts(n: int) -> list[np.ndarray] | None:
-        return np.array_split(rng.permutation(n), subsets) if subsets else None
-
+    real_parts, fake_parts = (np.array_split(rng.permutation(t.shape[0]), subsets) if subsets else None
+                              for t in (real_t, fake_t))
     with full_precision_matmul():
-        real_full, real_parts = _part_moments(real_t, parts(real_t.shape[0]), memory_budget)
-        steps("statistics")
-        fake_full, fake_parts = _part_moments(fake_t, parts(fake_t.shape[0]), memory_budget)
-        steps("statistics")
-        value = _frechet(real_full, fake_full)
-        steps("Fréchet distance")
-        values = []
-        for a, b in zip(real_parts, fake_parts):
-            values.append(_frechet(a, b))
-            steps("Fréchet distance of subsets")
+        if by_rows:
+            value, values = _frechet_by_rows(real_t, fake_t, real_parts, fake_parts, steps)
+        else:
+            value, values = _frechet_by_moments(real_t, fake_t, real_parts, fake_parts, memory_budget, steps)
     subset_values = np.array(values) if subsets else None
     return FrechetDistance(
         value=value,

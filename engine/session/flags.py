@@ -140,6 +140,17 @@ class FlagEditor:
 
         self._push(f"confirm {label}", source, ids, edit)
 
+    def withdraw(self, source: str, ids: Iterable[int], label: str) -> None:
+        """Remove suggested ``label`` flags of ``ids``; what the person confirmed stays."""
+        check_label(label)
+
+        def edit(rows: dict[tuple[int, str], FlagRow], idx: int) -> None:
+            old = rows.get((idx, label))
+            if old is not None and old[2] == "suggested":
+                del rows[(idx, label)]
+
+        self._push(f"withdraw suggested {label}", source, ids, edit)
+
     def set_note(self, source: str, idx: int, text: str) -> None:
         before = self.session.notes(source).get(int(idx), ("", 0.0))[0]
         if before != text:

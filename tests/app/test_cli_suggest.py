@@ -11,7 +11,7 @@ import pytest
 
 from genloupe.app.cli import main
 from genloupe.app.demo import demo_model_path
-from genloupe.engine.session import Session, labels_by_sample
+from genloupe.engine.session import FlagEditor, Session, labels_by_sample
 
 AUTOREGRESSIVE = demo_model_path("autoregressive")
 
@@ -75,6 +75,9 @@ def test_suggest_on_a_saved_session_matches_and_takes_its_options(evaluated, tmp
     assert {int(r["id"]) for r in rows if "bad" in r["suggested"]} == set(expected["bad"]["ids"])
     copy = tmp_path / "copy.genloupe"  # the shared session keeps its 5 % suggestions for the other tests
     shutil.copyfile(folder / "e.genloupe", copy)
+    kept = expected["bad"]["ids"][-1]  # one suggestion confirmed by hand before recalibrating: it must stay
+    with Session.open(copy) as session:
+        FlagEditor(session).confirm("sample", [kept], "bad")
     strict = in_process(capsys, "suggest", copy, "--false-flag-rate", "0.01", "--threshold", "memorized=0.5",
                         "--json", tmp_path / "t.json")
     assert strict.returncode == 0, strict.stderr
@@ -82,6 +85,14 @@ def test_suggest_on_a_saved_session_matches_and_takes_its_options(evaluated, tmp
     assert doc["bad"]["false_flag_rate"] <= 0.01 and len(doc["bad"]["ids"]) <= len(expected["bad"]["ids"])
     assert doc["memorized"]["threshold"]["memorized"]["set_by"] == "given"
     assert doc["memorized"]["threshold"]["memorized"]["value"] == 0.5
+    assert "-inf" not in strict.stdout  # a rate too small for 179 real images says so instead of '< -inf'
+    assert doc["bad"]["threshold"]["likely_but_bad"]["value"] == float("-inf")  # 1 % over 3 tests: k = 0 of 180
+    assert "likely_but_bad off: 179 held-out real images cannot resolve a rate this small" in strict.stdout
+    with Session.open(copy, read_only=True) as session:  # the earlier 5 % suggestions are withdrawn, not kept
+        rows = session.flag_rows("sample")
+    suggested = {(row[0], row[1]) for row in rows if row[2] == "suggested"}
+    assert suggested == {(i, label) for label in ("bad", "memorized") for i in doc[label]["ids"]} - {(kept, "bad")}
+    assert labels_by_sample(rows)[kept]["bad"] == "confirmed"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -25,6 +25,7 @@ from genloupe.app.report import export_report, gather_report, parse_formats
 from genloupe.app.report.figures import render_figures
 from genloupe.app.report.html import label_text
 from genloupe.app.report.images import thumbnail_png
+from genloupe.app.report.model import metric_row
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import GenLoupeError, SessionError
 from genloupe.engine.session import FlagEditor, Session
@@ -448,3 +449,8 @@ def test_csv_notes_cannot_become_spreadsheet_formulas(tmp_path):
 
     assert _as_text('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")' and _as_text("-1 looks off") == "'-1 looks off"
     assert _as_text("a plain note") == "a plain note" and _as_text("") == ""
+
+
+def test_metric_sizes_name_only_the_sets_the_metric_used():
+    assert metric_row("is", {"value": 6.76, "std": 0.32, "n_fake": 1000}).n == "1000 samples"  # IS has no real set
+    assert metric_row("fid", {"value": 57.3, "n_fake": 1000, "n_real": 179}).n == "1000 samples, 179 real"

@@ -62,6 +62,8 @@ def test_default_features_follow_the_data(monkeypatch, tmp_path):
     ("dinov2", CheckpointError, ["dinov2 needs the weights file dinov2_vitl14_pretrain.pth", "--dinov2-weights"]),
     ("inception-fid", CheckpointError, ["FID Inception weights", "--inception-weights", "hub/checkpoints"]),
     ("pixels:0", GenLoupeError, ["pixels:0: the dimension after 'pixels:' must be a positive integer"]),
+    ("pixels:99999", DataError, ["features pixels:99999 project to 99999 dimensions", "only 784 pixel values",
+                                 "pixels:D with D <= 784"]),  # its D x D covariance would need 80 GB after sampling
     ("resnet", GenLoupeError, ["unknown feature extractor 'resnet'"]),
 ])
 def test_features_that_cannot_fit_fail_before_sampling(model28, data28, features, error, words):
