@@ -34,6 +34,8 @@ RUN_LABELS = {
     "checkpoint": "checkpoint",
     "checkpoint_hash": "checkpoint hash",
     "model": "model",
+    "scoring_model": "likelihood scored with",
+    "training_split": "training images",
     "reference": "reference data",
     "features": "features",
     "seed": "seed",
