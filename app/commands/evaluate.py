@@ -95,9 +95,6 @@ def run(args: argparse.Namespace) -> int:
     model_hash = content_hash(args.model.partition("#")[0])  # PATH#head: the file is what is hashed
     document = {**summary(result, model_path=args.model, model_hash=model_hash),
                 "training_split": split_provenance(declared)}
-    scorer_record = {"path": args.score_with, "hash": content_hash(args.score_with.partition("#")[0])} if scorer else {}
-    if scorer is not None:  # every place that shows a scored number names the model that scored it
-        document["scored_with"] = {"name": scorer.info.name, **scorer_record}
     found = suggest_all(result.columns["sample"], result.columns["reference"], suggest_options) if args.suggest else None
     if found is not None:
         document["suggestions"] = suggest_command.document(found)
@@ -112,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.session:
         session = write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash,
                                                        "training_split": split_provenance(declared),
-                                                       **({"scored_with": scorer_record["path"],
-                                                           "scored_with_hash": scorer_record["hash"]} if scorer else {})})
+                                                       **({"scored_with": args.score_with} if scorer else {})})
         if found is not None:
             suggest_command.write_into(session, found, suggest_options)
         session.close()

@@ -43,7 +43,6 @@ RUN_LABELS = {
     "device": "device",
     "likelihood_convention": "likelihood convention",
     "scored_with": "likelihood scored under",
-    "scored_with_hash": "scoring model hash",
     "settings": "settings",
     "timings": "time taken",
     "suggestions": "suggestions",
