@@ -17,7 +17,8 @@ from genloupe.app.progress_bar import end_line
 from genloupe.engine.errors import GenLoupeError
 
 # Subcommand name -> module in genloupe.app.commands defining add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "suggest", "open", "report", "features", "compare")
+COMMANDS = ("data", "train", "likelihood", "info", "export", "evaluate", "suggest", "open", "report", "features", "compare",
+            "new-adapter")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"genloupe.app.commands.{name}").add_parser(subparsers)
+        importlib.import_module(f"genloupe.app.commands.{name.replace('-', '_')}").add_parser(subparsers)
     return parser
 
 

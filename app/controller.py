@@ -75,6 +75,7 @@ class Controller(QObject):
         self.jobs, self.settings = jobs, settings
         self.model_address = ""
         self.reference_source = "digits"
+        self.train_indices: str | None = None  # the images the model learnt from, when not GenLoupe's split
         self.features = settings.features_for(self.reference_source)  # remembered per reference
         self.device = "auto"
         self.trusted_addresses: set[str] = set()  # adapters the person agreed to run
@@ -118,7 +119,7 @@ class Controller(QObject):
             self.evaluate()
 
     def evaluate(self) -> None:
-        address, source = self.model_address, self.reference_source
+        address, source, train_indices = self.model_address, self.reference_source, self.train_indices
         trust_code = address in self.trusted_addresses
         n_samples, device = self.n_samples, self.device
         features, options = self.features, feature_options(self.features, self.settings)
@@ -128,7 +129,7 @@ class Controller(QObject):
         def task(progress: TaskProgress) -> SessionView:
             load_engine()
             from genloupe.engine.checkpoints import content_hash, open_model
-            from genloupe.engine.data import open_data
+            from genloupe.engine.data import open_data, read_split, split_provenance
             from genloupe.engine.evaluation import EvaluationSettings, evaluate
             from genloupe.engine.results import write_session
 
@@ -137,13 +138,15 @@ class Controller(QObject):
             companion = scoring_companion(address) if model.info.likelihood == "none" else None
             scorer = open_model(companion) if companion else None
             data = open_data(source)
-            reference = data.split("test")
-            training = data.split("train").images
+            declared = read_split(train_indices, data) if train_indices else None
+            splits = declared.indices if declared else None
+            reference = data.split("test", declared=splits)
+            training = data.split("train", declared=splits).images
             further = {"train": training[: settings.n_samples]}  # overfitting shows as a likelihood gap
             result = evaluate(model, reference, settings, scoring_model=scorer, further=further,
                               training=training[:MAX_TRAINING_SEARCHED], progress=progress)
             run = {"checkpoint": address, "checkpoint_hash": content_hash(address.partition("#")[0]),
-                   "reference_source": source, "scored_with": companion}
+                   "reference_source": source, "scored_with": companion, "training_split": split_provenance(declared)}
             progress.check()  # a cancelled job writes no session
             write_session(result, path, run).close()
             return read_session(path, verify_checkpoint=False)  # hashed a moment ago

@@ -252,6 +252,8 @@ class MainWindow(QMainWindow):
         self._apply_flag_filter(self.flag_filter.currentText())
         self._show_flag_counts()
         self._update_status()
+        if view.run.get("warnings"):  # what the probes and the evaluation found worth saying (checkpoints/probes.py)
+            self.statusBar().showMessage("warning: " + "; ".join(view.run["warnings"]), 30_000)
 
     def _draw_plots_in_turns(self, view: SessionView, steps: list) -> None:
         """Draw one plot per turn of the event loop, so that input is answered between them.
@@ -586,13 +588,17 @@ def build_window(settings: Settings | None = None) -> MainWindow:
     return window
 
 
-def run_app(path: str | None = None, reference: str | None = None) -> int:
-    """Open the window: on ``path`` (checkpoint or session) if given, else on the bundled demo."""
+def run_app(path: str | None = None, reference: str | None = None, train_indices: str | None = None) -> int:
+    """Open the window: on ``path`` (checkpoint or session) if given, else on the bundled demo.
+
+    ``train_indices`` declares the reference images the model learnt from (held-out, train-split and
+    memorization views follow it; see engine/data/split_file.py)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GenLoupe")
     window = build_window()
     if reference:
         window.controller.set_reference(reference)  # with the features remembered for it; nothing open yet
+    window.controller.train_indices = train_indices
     # Everything imported so far lives as long as the program: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop for 100-250 ms while a job imports and allocates.
     gc.freeze()

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.checks import levels_mismatch
 from .errors import DataError, GenLoupeError
 from .features.digits_cnn import IMAGE_SHAPE as DIGITS_SHAPE
 from .features.registry import AUTO, DEFAULT, ENTRIES, PIXELS_NOTE, is_user_file, parse_spec
@@ -57,10 +58,7 @@ def check_model_fits_data(info: ModelInfo, shape: Shape, levels: int, role: str 
             f"{_shape(shape)}: choose reference data of the model's shape (File ▸ Reference data, --reference)"
         )
     if int(info.levels) != int(levels):
-        raise DataError(
-            f"{role} {info.name} models {info.levels} levels but the reference data have {levels}: "
-            f"choose reference data on {info.levels} levels (or pass --levels {info.levels})"
-        )
+        raise levels_mismatch(f"{role} {info.name}", int(info.levels), "the reference data", int(levels))
 
 
 def check_features_fit_data(spec: str, options: dict[str, Any], shape: Shape, levels: int) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import metrics as M
 from .calibration import score_against_training
+from .checkpoints.probes import own_samples_warning
 from .compatibility import check_compatibility, features_note
 from .data import Dataset
 from .device import resolve_device
@@ -69,6 +70,8 @@ class Evaluation:
     training: np.ndarray | None = None  # the images the model was trained on, searched for copies
     training_nn_distance: np.ndarray | None = None  # each training image's distance to its nearest other one
     timings: dict[str, float] = field(default_factory=dict)
+    scoring_info: dict[str, Any] | None = None  # the model that scored the likelihood, when not the model itself
+    warnings: list[str] = field(default_factory=list)  # what the numbers need read with (see checkpoints.probes)
 
 
 def evaluate(
@@ -112,6 +115,8 @@ def evaluate(
         levels=reference.levels,
         timings=timer.timings,
         training=training,
+        scoring_info=scoring_model.info.to_dict() if scoring_model is not None else None,
+        warnings=list(model.info.extra.get("warnings") or []),
     )
     stored = getattr(model, "stored", None)  # a sample bundle: its own samples, in order
     with timer("sampling"):
@@ -141,6 +146,9 @@ def evaluate(
                 result.likelihood[source] = ll
                 result.columns[source].update(log_px=ll.log_px, bpd=ll.bpd)
         progress.partial(("likelihood", result.likelihood))
+        if scoring_model is None and stored is None and {"sample", "reference"} <= set(result.likelihood):
+            gap = own_samples_warning(result.likelihood["sample"].mean_bpd, result.likelihood["reference"].mean_bpd)
+            result.warnings += [gap] if gap else []
     feature_metrics = set(settings.metrics) - {"ll"}
     if feature_metrics:
         _feature_stage(result, reference, settings, feature_metrics, device, timer, progress)

@@ -21,6 +21,7 @@ import torch
 
 from .blocks import BOUND, DEQUANTIZATION, block_generator, run_blocks
 from .device import resolve_device
+from .data.checks import levels_mismatch
 from .errors import DataError, ModelError
 from .models.base import GenerativeModel, supports_per_dim
 from .progress import Progress, null_progress
@@ -209,7 +210,7 @@ def _check_inputs(info, images: np.ndarray, levels: int) -> None:
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(info.data_shape):
         raise DataError(f"data of shape {tuple(images.shape[1:])} do not fit {info.name}, which expects {tuple(info.data_shape)}")
     if levels != info.levels:
-        raise DataError(f"data on {levels} levels do not fit {info.name}, which models {info.levels} levels")
+        raise levels_mismatch(info.name, info.levels, "the data", levels)
 
 
 def _check_finite(log_px: np.ndarray, name: str) -> None:

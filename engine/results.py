@@ -32,6 +32,8 @@ def summary(evaluation: Evaluation, *, model_path: str = "", model_hash: str = "
     return {
         "model": {**evaluation.model_info, "likelihood_note": likelihood_note(evaluation), "path": model_path,
                   "hash": model_hash},
+        "scoring_model": scoring_model(evaluation),
+        "warnings": list(evaluation.warnings),
         "reference": {"name": evaluation.reference_name, "checksum": evaluation.reference_checksum,
                       "n": int(len(evaluation.reference)), "levels": evaluation.levels},
         "features": evaluation.settings.features,
@@ -60,12 +62,35 @@ def likelihood_note(evaluation: Evaluation) -> str:
                             k_bound=info.get("bound_k"), k_dequantization=None if discrete else evaluation.settings.k_deq)
 
 
-def write_csv(evaluation: Evaluation, path: str | Path, suggested: dict[int, str] | None = None) -> None:
+def scoring_model(evaluation: Evaluation) -> dict[str, Any] | None:
+    """Which model scored the likelihood when it was not the evaluated one: name, path, content hash."""
+    info = evaluation.scoring_info
+    if info is None:
+        return None
+    extra = info.get("extra", {})
+    return {"name": info["name"], "path": extra.get("source", ""), "hash": extra.get("content_hash", ""),
+            "head": extra.get("head", ""), "format": extra.get("format", "")}
+
+
+def provenance_comments(evaluation: Evaluation, model_path: str, model_hash: str) -> list[str]:
+    """The lines a CSV of numbers starts with (as ``# ...`` comments): which models they come from."""
+    lines = [f"model: {evaluation.model_info['name']} | {model_path} | {model_hash}"]
+    scorer = scoring_model(evaluation)
+    if scorer is not None:
+        lines.append(f"likelihood scored with: {scorer['name']} | {scorer['path']} | {scorer['hash']}")
+    return lines + [f"warning: {text}" for text in evaluation.warnings]
+
+
+def write_csv(evaluation: Evaluation, path: str | Path, suggested: dict[int, str] | None = None,
+              comments: list[str] | None = None) -> None:
     """One row per scored image (samples, reference images, further sets): id, source and its numbers.
 
     ``suggested`` ({sample id: 'bad;memorized'}) adds the column ``suggested`` for samples.
+    ``comments`` (provenance, see :func:`provenance_comments`) come first as ``# `` lines; read the file
+    with ``csv.DictReader(line for line in handle if not line.startswith("#"))``.
     """
     with open(path, "w", newline="") as handle:
+        handle.writelines(f"# {' '.join(line.split())}\n" for line in comments or [])
         writer = csv.writer(handle)
         writer.writerow(("id", "source", *CSV_COLUMNS, *(("suggested",) if suggested is not None else ())))
         for source, columns in evaluation.columns.items():
@@ -103,6 +128,8 @@ def provenance(evaluation: Evaluation) -> dict[str, Any]:
     ll = evaluation.likelihood.get("sample")
     return {
         "model": evaluation.model_info,
+        "scoring_model": scoring_model(evaluation),
+        "warnings": list(evaluation.warnings),
         "reference": {"name": evaluation.reference_name, "checksum": evaluation.reference_checksum,
                       "n": int(len(evaluation.reference)), "levels": evaluation.levels},
         "features": settings.features,

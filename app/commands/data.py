@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
-from genloupe.engine.data import describe_dataset, open_data
+from genloupe.app.commands.outputs import check_output_paths
+from genloupe.engine.data import describe_dataset, genloupe_split, open_data
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,12 +27,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--levels", type=int, default=None, help="pixel levels L (default: the source's own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split (default 0)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--split-indices", type=Path, default=None, metavar="OUT",
+                        help="write GenLoupe's train/val/test split (indices into the source) as JSON to OUT")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = describe_dataset(open_data(args.source, levels=args.levels), seed=args.seed)
+    check_output_paths(args.split_indices)
+    dataset = open_data(args.source, levels=args.levels)
+    summary = describe_dataset(dataset, seed=args.seed)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    if args.split_indices is not None:
+        args.split_indices.write_text(json.dumps(genloupe_split(dataset, args.seed)))
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from genloupe.app.commands import suggest as suggest_command
 from genloupe.app.commands.outputs import check_output_paths
+from genloupe.app.commands.splits import add_train_indices, declared_split, split_provenance
 from genloupe.app.summary_text import print_summary
 from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import content_hash, open_model
@@ -19,7 +20,7 @@ from genloupe.engine.features.registry import is_user_file
 from genloupe.engine.evaluation import ALL_METRICS, EvaluationSettings, evaluate
 from genloupe.engine.models.base import supports_per_dim
 from genloupe.engine.per_pixel import write_per_pixel
-from genloupe.engine.results import summary, write_csv, write_session
+from genloupe.engine.results import provenance_comments, summary, write_csv, write_session
 from genloupe.engine.session.suggestions import suggest_all, suggested_labels
 
 
@@ -35,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--training-split", default=None, choices=["train", "val", "test", "all"],
                         help="split of the reference source the model was trained on: each sample's nearest "
                         "training image is found (memorization)")
+    add_train_indices(parser)
     parser.add_argument("--n", type=int, default=1000, help="number of samples to draw")
     parser.add_argument("--features", default="auto",
                         help="auto (follows the data), digits-cnn, inception-fid, dinov2, pixels, pixels:D, or an "
@@ -72,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.per_pixel and not supports_per_dim(scorer or model):
         raise GenLoupeError(f"--per-pixel: {(scorer or model).info.name} gives no per-pixel bits")
     data = open_data(args.reference, levels=args.levels)
-    reference = data.split(args.split)
-    further = {split: data.split(split).images for split in args.also_split}
+    declared = declared_split(args, data)
+    splits = declared.indices if declared else None
+    reference = data.split(args.split, declared=splits)
+    further = {split: data.split(split, declared=splits).images for split in args.also_split}
     features = resolve_features(args.features, reference.shape, args.inception_weights)
     options = {"weights": {"inception-fid": args.inception_weights, "dinov2": args.dinov2_weights}.get(features)}
     if is_user_file(features):  # a user's extractor file: TorchScript needs the same trust
@@ -85,14 +89,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, seed=args.seed, k_deq=args.k_deq, per_pixel_reference=args.per_pixel is not None,
     )
     training_split = args.training_split or ("train" if args.suggest and args.split in ("val", "test") else None)
-    training = data.split(training_split).images if training_split else None
+    training = data.split(training_split, declared=splits).images if training_split else None
     result = evaluate(model, reference, settings, scoring_model=scorer, further=further, training=training,
                       progress=terminal_progress())
     model_hash = content_hash(args.model.partition("#")[0])  # PATH#head: the file is what is hashed
-    document = summary(result, model_path=args.model, model_hash=model_hash)
-    scorer_record = {"path": args.score_with, "hash": content_hash(args.score_with.partition("#")[0])} if scorer else {}
-    if scorer is not None:  # every place that shows a scored number names the model that scored it
-        document["scored_with"] = {"name": scorer.info.name, **scorer_record}
+    document = {**summary(result, model_path=args.model, model_hash=model_hash),
+                "training_split": split_provenance(declared)}
     found = suggest_all(result.columns["sample"], result.columns["reference"], suggest_options) if args.suggest else None
     if found is not None:
         document["suggestions"] = suggest_command.document(found)
@@ -102,11 +104,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(document, indent=1, default=float))
     if args.csv:
-        write_csv(result, args.csv, suggested_labels(found) if found is not None else None)
+        write_csv(result, args.csv, suggested_labels(found) if found is not None else None,
+                  comments=provenance_comments(result, args.model, model_hash))
     if args.session:
         session = write_session(result, args.session, {"checkpoint": str(Path(args.model).resolve()), "checkpoint_hash": model_hash,
-                                                       **({"scored_with": scorer_record["path"],
-                                                           "scored_with_hash": scorer_record["hash"]} if scorer else {})})
+                                                       "training_split": split_provenance(declared),
+                                                       **({"scored_with": args.score_with} if scorer else {})})
         if found is not None:
             suggest_command.write_into(session, found, suggest_options)
         session.close()
@@ -117,3 +120,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(document: dict, scored_with: str | None = None) -> None:
     print_summary(document, scored_with=scored_with)  # rounded, each value with its uncertainty and convention (app/summary_text.py)
+    for text in document["warnings"]:
+        print(f"genloupe evaluate: warning: {text}", file=sys.stderr)

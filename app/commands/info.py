@@ -44,12 +44,24 @@ def describe(info: dict[str, Any]) -> dict[str, Any]:
         "source": extra.get("source"),
         "stored_samples": extra.get("stored_samples"),
         "stored_log_px": (extra.get("convention") or {}).get("description"),
+        "stored_convention": extra.get("convention"),
+        "warnings": list(extra.get("warnings") or []),
         "likelihood_note": likelihood_text(info),  # "likelihood" is the kind; this says it as the text does
     }
 
 
+def stored_text(convention: dict[str, Any]) -> str:
+    """A sample bundle's likelihood: the values stored with its samples, and that nothing more is scored."""
+    kind = convention.get("kind", "exact").replace("_", " ")
+    estimator = convention.get("estimator", "") + (f"-{convention['k']}" if convention.get("k") else "")
+    what = ", ".join(filter(None, [convention.get("unit"), convention.get("space", "discrete"), estimator]))
+    return f"stored with the samples only: {kind} ({what}); new images cannot be scored"
+
+
 def likelihood_text(summary: dict[str, Any]) -> str:
     """The likelihood kind in the words the JSON, the report and the window use (engine.likelihood)."""
+    if summary.get("stored_convention"):
+        return stored_text(summary["stored_convention"])
     return likelihood_words(discrete=summary["discrete"], kind=summary["likelihood"], estimator=summary["estimator"],
                             k_bound=summary["bound_k"])
 
@@ -68,8 +80,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary["heads"]:
         rows.insert(2, ("heads", f"{', '.join(summary['heads'])} (open one with PATH#head)"))
     if summary["stored_samples"] is not None:
-        stored = f"{summary['stored_samples']} stored"
-        rows.insert(2, ("samples", stored + (f", with {summary['stored_log_px']}" if summary["stored_log_px"] else "")))
+        rows.insert(2, ("samples", f"{summary['stored_samples']} stored"))
+    rows += [("warning", text) for text in summary.get("warnings", [])]
     return "\n".join(f"{key:<11}{value}" for key, value in rows)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from genloupe.app.commands.outputs import check_output_paths
+from genloupe.app.commands.splits import add_train_indices, declared_split, split_provenance
 from genloupe.app.progress_bar import terminal_progress
 from genloupe.engine.checkpoints import open_model
 from genloupe.engine.data import open_data
@@ -20,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--levels", type=int, default=None, help="levels L of the data (default: inferred)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split")
+    add_train_indices(parser)
     parser.add_argument("--k-deq", type=int, default=8, help="dequantization draws for continuous densities")
     parser.add_argument("--k", type=int, default=None, help="K of bound estimators (IWAE-K; default the model's)")
     parser.add_argument("--seed", type=int, default=0)
@@ -33,7 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_paths(args.json)
     model = open_model(args.checkpoint, trust_code=args.trust_code)
-    data = open_data(args.data, levels=args.levels).split(args.split, seed=args.split_seed)
+    for text in model.info.extra.get("warnings", []):
+        print(f"genloupe likelihood: warning: {text}", file=sys.stderr)
+    source = open_data(args.data, levels=args.levels)
+    declared = declared_split(args, source)
+    data = source.split(args.split, seed=args.split_seed, declared=declared.indices if declared else None)
     result = evaluate_likelihood(
         model,
         data.images,
@@ -51,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         payload = {
             "model": model.info.to_dict(),
-            "data": {"name": data.name, "n": len(data), "checksum": data.checksum(), "split": args.split},
+            "data": {"name": data.name, "n": len(data), "checksum": data.checksum(), "split": args.split,
+                     "split_from": split_provenance(declared, args.split_seed)},
             "mean_bpd": result.mean_bpd,
             "mean_nats": result.mean_nats,
             "convention": result.convention.to_dict(),

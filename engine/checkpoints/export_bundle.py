@@ -29,9 +29,11 @@ from torch.export.graph_signature import InputKind
 
 from ..errors import CheckpointError, GenLoupeError
 from ..versions import versions
+from .adapter import AdapterModel
 from .bundle_meta import BundleMeta, Transform
 from .checked import LoadedModel, checked_model, parameter_count, probe_inputs
 from .noise import NoiseSpec, Replay, draw_noise, record_noise
+from .probes import probe_model
 from .programs import ProgramModel
 from .pt2_check import check_pt2
 from .quiet import quiet_torch
@@ -233,6 +235,9 @@ def export_bundle(model: Any, out: str | Path, *, batch: int = DEFAULT_BATCH, k:
     bundle disagrees with it by more than 1e-4 on probe images.
     """
     model = model.model if isinstance(model, LoadedModel) else model
+    if isinstance(model, AdapterModel) and not isinstance(model.user, nn.Module):
+        raise CheckpointError(f"{model.path.name}: load() returned {type(model.user).__name__}, not a torch module "
+                              "(nn.Module), so torch.export cannot export it")
     if not isinstance(model, nn.Module):
         raise CheckpointError(f"{type(model).__name__} is not a torch module, so torch.export cannot export it")
     info = model.info
@@ -242,7 +247,8 @@ def export_bundle(model: Any, out: str | Path, *, batch: int = DEFAULT_BATCH, k:
     if any(p.device.type != "cpu" for p in model.parameters()):
         model = copy.deepcopy(model).cpu()
     model.eval()
-    checked_model(model, {})  # NaN weights or wrong shapes: a clear error now, not a failed comparison later
+    # NaN weights, wrong shapes or wrong conventions: a clear error now, not a bundle that carries them
+    probe_model(checked_model(model, {}), info.name)
     options = {"k": k or info.bound_k} if info.likelihood == "lower_bound" and (k or info.bound_k) else {}
     with torch.no_grad():
         sample_noise = record_noise(lambda n, g: model.sample(n, g), batch)

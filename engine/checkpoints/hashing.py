@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import CheckpointError
 
 CHUNK = 1 << 20
+MAX_FOLDER_FILES, MAX_FOLDER_BYTES = 1000, 4 << 30  # an adapter's folder hashed when it declares no files
 
 
 def _file_digest(path: Path) -> str:
@@ -37,14 +38,36 @@ def content_hash(path: str | os.PathLike) -> str:
     """``sha256:<hex>`` of a file's bytes, or of a folder's relative file names and file hashes.
 
     ``PATH#head`` hashes the file at PATH. Renaming or moving a file keeps its hash; changing one
-    byte of it, or of any file in a folder, changes it.
+    byte of it, or of any file in a folder, changes it. An adapter's hash covers what it loads too
+    (:func:`adapter_hash`).
     """
     from .open import split_head  # open imports this module
 
     path = split_head(path, None)[0]
+    if path.is_file() and path.suffix == ".py":
+        return adapter_hash(path)
     if path.is_dir():
         digest = hashlib.sha256()
         for item in _loaded_files(path):
             digest.update(item.relative_to(path).as_posix().encode() + b"\0" + _file_digest(item).encode() + b"\n")
         return "sha256:" + digest.hexdigest()
     return "sha256:" + _file_digest(path)
+
+
+def adapter_hash(path: Path) -> str:
+    """An adapter's hash over itself and the files it declares (``GENLOUPE_FILES``), else its whole folder:
+    changing the weights it loads changes it, so trust and the check for changed checkpoints see them."""
+    from .adapter import declared_files  # reads the declaration without running the file
+
+    folder = path.parent
+    files = declared_files(path)
+    if files is None:  # bytecode caches appear on import: they are not what the person trusted
+        files = [p for p in _loaded_files(folder) if "__pycache__" not in p.parts]
+        if len(files) > MAX_FOLDER_FILES or sum(p.stat().st_size for p in files) > MAX_FOLDER_BYTES:
+            raise CheckpointError(f"{path.name} declares no GENLOUPE_FILES, so its hash would cover its whole folder, "
+                                  f"which is too large; list the files it loads: GENLOUPE_FILES = [\"weights.pt\"]")
+    digest = hashlib.sha256()
+    for item in sorted({path, *files}):
+        name = os.path.relpath(item, folder).replace(os.sep, "/")
+        digest.update(name.encode() + b"\0" + _file_digest(item).encode() + b"\n")
+    return "sha256:" + digest.hexdigest()

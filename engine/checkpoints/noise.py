@@ -17,6 +17,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ..errors import CheckpointError, ModelError
+from .user_code import caller_location
 
 Distribution = Literal["normal", "uniform"]
 DRAW = {"normal": torch.randn, "uniform": torch.rand}
@@ -65,9 +66,10 @@ class _RandomCalls(TorchFunctionMode):
         if func in DISTRIBUTION_OF:
             return self.draw(func, args, kwargs)
         if getattr(func, "__name__", "") in UNSUPPORTED:
+            where = caller_location()
             raise CheckpointError(
-                f"the model draws noise with {func.__name__}, which an export cannot take as an input; "
-                "draw with torch.randn or torch.rand (uniform) instead"
+                f"the model draws noise with {func.__name__}{f' at {where}' if where else ''}, which an export cannot "
+                "take as an input; draw with torch.randn or torch.rand (uniform) instead"
             )
         return func(*args, **kwargs)
 

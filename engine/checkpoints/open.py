@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, GenLoupeError
+from ..errors import CheckpointError, GenLoupeError, ModelError
 from ..io.child import run_limited
 from .checked import LoadedModel, checked_model
 from .hashing import content_hash
+from .probes import probe_model
 from .registry import Format, Probe, detect
 from .safety import one_line
 
@@ -69,20 +71,35 @@ def open_model(path: str | os.PathLike, *, trust_code: bool = False, head: str |
     """Open any supported model file (``PATH#head`` picks a head of the hybrid) as a checked model.
 
     ``info.extra`` gains ``format`` (a title), ``format_id`` (a key, e.g. 'adapter'), ``source``,
-    ``content_hash`` and ``parameters``. Raises CheckpointError (UnsafeFileError for code that is
-    not trusted) or ModelError, always with a one-line message.
+    ``content_hash``, ``parameters`` and ``warnings`` (what the probes on open found legitimate but
+    worth saying, see :mod:`.probes`). Raises CheckpointError (UnsafeFileError for code that is not
+    trusted) or ModelError, always with a one-line message.
     """
     model, fmt, path, head = load_raw(path, trust_code=trust_code, head=head)
     isolated = fmt.name in PROGRAM_FORMATS
+    warnings = None
     if isolated:  # a graph may loop for ever or allocate gigabytes when run: probe it where a limit can stop it
-        run_limited(f"{__name__}:probe_here", (str(path), head), path.name, CheckpointError)
+        warnings = run_limited(f"{__name__}:probe_here", (str(path), head), path.name, CheckpointError)
     extra = {"format": fmt.title, "format_id": fmt.name, "source": str(path), "content_hash": content_hash(path)}
-    return checked_model(model, {**extra, "head": head} if head else extra, probe=not isolated)
+    loaded = checked_model(model, {**extra, "head": head} if head else extra, probe=not isolated)
+    warnings = probed(loaded, path.name) if warnings is None else warnings
+    loaded.info = replace(loaded.info, extra={**loaded.info.extra, "warnings": warnings})
+    return loaded
 
 
-def probe_here(path: str, head: str | None) -> None:
-    """Open ``path`` and run the open-time probe in this process (what the limited child runs)."""
+def probed(model: LoadedModel, where: str) -> list[str]:
+    """The probes' warnings; a probe that crashes inside the model's code is a one-line ModelError too."""
+    try:
+        return probe_model(model, where)
+    except GenLoupeError:
+        raise
+    except Exception as error:  # a file's code failed on the probe batch: report it, never crash
+        raise ModelError(f"{where}: failed on the probes ({type(error).__name__}: {one_line(error)})") from None
+
+
+def probe_here(path: str, head: str | None) -> list[str]:
+    """Open ``path`` and run the open-time probes in this process (what the limited child runs): their warnings."""
     import torch
 
     torch.set_num_threads(1)
-    checked_model(load_raw(path, head=head)[0], {"source": path})
+    return probed(checked_model(load_raw(path, head=head)[0], {"source": path}), Path(path).name)

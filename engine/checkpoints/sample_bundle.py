@@ -123,9 +123,72 @@ def _images(samples: np.ndarray, levels: int | None, what: str) -> tuple[np.ndar
     if samples.dtype.kind == "f":
         if not np.isfinite(samples).all() or samples.min() < 0.0 or samples.max() > 1.0:
             raise CheckpointError(f"{what}: float samples must be finite values in [0, 1]")
-        levels = levels or 256
+        levels = levels or float_levels(samples, what)
         samples = np.round(samples * (levels - 1)).astype(np.int64)
     return fit_levels(to_nchw(samples, what), what, levels)
+
+
+GRIDS = (2, 17, 256)  # the grids float samples are recognised on: binarized, the digits, 8-bit
+LEVELS_NAME = "levels.json"  # beside an image folder: {"levels": L, "encoding": "scaled" | "levels"}
+
+
+def _on_grid(values: np.ndarray, levels: int, scale: float) -> bool:
+    """Whether every value is a grid point k/(L-1) (floats, scale 1) or round(k * 255/(L-1)) (8-bit files)."""
+    k = np.round(values.astype(np.float64) * (levels - 1) / scale)
+    if scale == 1.0:
+        return bool(np.all(np.abs(values * (levels - 1) - k) <= 1e-4 * (levels - 1)))  # float error only
+    return bool(np.all(np.round(k * scale / (levels - 1)) == values))
+
+
+def _grid_of(values: np.ndarray, scale: float) -> int | None:
+    """The smallest of GRIDS holding every value (see :func:`_on_grid`), if any."""
+    return next((levels for levels in GRIDS if _on_grid(values, levels, scale)), None)
+
+
+def float_levels(samples: np.ndarray, what: str) -> int:
+    """Float samples without a declared ``levels``: the grid they lie on, never a guessed 256."""
+    levels = _grid_of(samples, 1.0)
+    if levels is None:
+        raise CheckpointError(f"{what}: float samples that lie on no grid of 2, 17 or 256 levels; declare the levels of "
+                              "the data the model learnt: add levels=L to the .npz (17 for the digits, 256 for 8-bit)")
+    return levels
+
+
+def declared_image_levels(folder: Path, images: np.ndarray) -> tuple[np.ndarray, int]:
+    """An image folder's levels: from levels.json beside the images, else 256 unless the pixels say otherwise.
+
+    ``encoding`` says how a level x is stored in an 8-bit file: ``scaled`` (round(x * 255 / (L-1)), what
+    saving a display image writes) or ``levels`` (x itself); by default ``scaled`` when a value exceeds L-1.
+    """
+    what = f"{folder.name}/{LEVELS_NAME}"
+    file = folder / LEVELS_NAME
+    if not file.is_file():  # a coarser grid is evidence only when more than black and white are used
+        levels = _grid_of(images, 255.0) if len(np.unique(images)) > 2 else None
+        if levels is not None and levels < 256:
+            raise CheckpointError(f"{folder.name}: the images use only the values of a {levels}-level grid scaled to "
+                                  f"0..255; say their levels in {LEVELS_NAME} beside them: {{\"levels\": {levels}}} "
+                                  "(or {\"levels\": 256} to read them as 8-bit)")
+        return images, 256
+    declared = parse_json(file.read_bytes(), what)
+    levels = declared.get("levels") if isinstance(declared, dict) else None
+    if not isinstance(levels, int) or isinstance(levels, bool) or not 2 <= levels <= 256:
+        raise CheckpointError(f"{what}: needs {{\"levels\": L}} with L an integer in 2..256, got {declared!r}")
+    high = int(images.max())
+    encoding = declared.get("encoding", "scaled" if high > levels - 1 else "levels")
+    if encoding == "levels":
+        if high > levels - 1:
+            raise CheckpointError(f"{what}: pixel values reach {high}, above the {levels} levels 0..{levels - 1} it "
+                                  "declares with encoding 'levels'; use encoding 'scaled' if they are x * 255 / (L-1)")
+        return images, levels
+    if encoding != "scaled":
+        raise CheckpointError(f"{what}: encoding must be 'scaled' or 'levels', got {encoding!r}")
+    x = np.round(images.astype(np.float64) * (levels - 1) / 255.0)
+    off = np.round(x * 255.0 / (levels - 1)) != images
+    if off.any():
+        raise CheckpointError(f"{what}: pixel value {int(images[off][0])} is not on the {levels}-level grid scaled to "
+                              f"0..255 (round(x * 255 / {levels - 1})); write encoding 'levels' if the files hold the "
+                              "levels themselves, or declare the right levels")
+    return x.astype(np.uint8), levels
 
 
 def load_npz(path: Path) -> SampleBundle:
@@ -175,6 +238,7 @@ def is_image_folder(path: Path) -> bool:
 def load_image_folder(path: Path) -> SampleBundle:
     check_links(path)
     dataset = read_image_folder(path, None)
+    images, levels = declared_image_levels(path, dataset.images)
     log_px, convention = None, None
     table = path / CSV_NAME
     if table.is_file():
@@ -185,9 +249,9 @@ def load_image_folder(path: Path) -> SampleBundle:
         declared = parse_json(bounded.read_bounded(path / CONVENTION_NAME, what, bounded.limits().metadata_bytes,
                                                    CheckpointError), what)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by check_log_px
-            log_px, convention = to_log_px(values, declared, dataset.dims, dataset.levels, f"{path.name}/{CSV_NAME}")
+            log_px, convention = to_log_px(values, declared, dataset.dims, levels, f"{path.name}/{CSV_NAME}")
         check_log_px(log_px, f"{path.name}/{CSV_NAME}")
-    stored = StoredSamples(dataset.images, dataset.levels, log_px, convention, dataset.labels, dataset.ids)
+    stored = StoredSamples(images, levels, log_px, convention, dataset.labels, dataset.ids)
     return SampleBundle(path.name, stored, "sample bundle (image folder)")
 
 

@@ -2,6 +2,7 @@
 
 from .dataset import SPLITS, Dataset
 from .sources import open_data
+from .split_file import DeclaredSplit, genloupe_split, read_split, split_provenance
 from .summary import describe_dataset
 
-__all__ = ["SPLITS", "Dataset", "describe_dataset", "open_data"]
+__all__ = ["SPLITS", "Dataset", "DeclaredSplit", "describe_dataset", "genloupe_split", "open_data", "read_split", "split_provenance"]

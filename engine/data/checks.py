@@ -47,3 +47,12 @@ def fit_levels(values: np.ndarray, where: str, levels: int | None) -> tuple[np.n
         raise DataError(f"{where}: values up to {high} lie outside the declared levels 0..{levels - 1}")
     dtype = np.uint8 if levels <= 256 else np.uint16
     return values.astype(dtype, copy=False), levels
+
+
+def levels_mismatch(model: str, model_levels: int, data: str, data_levels: int) -> DataError:
+    """The one error for a model and data on different grids: both sides, and how to reconcile them
+    (likelihood, evaluation and the compatibility checks all raise it)."""
+    return DataError(f"{model} models {model_levels} levels but {data} have {data_levels}: declare the model's true "
+                     f"levels if they are wrong (ModelInfo.levels, meta.json 'levels', an .npz's 'levels' key, "
+                     f"levels.json beside an image folder), or choose data on {model_levels} levels "
+                     f"(--levels {model_levels} if that is their grid)")

@@ -88,12 +88,16 @@ class Dataset:
             "all": np.arange(n),
         }
 
-    def split(self, which: str, seed: int = 0) -> "Dataset":
+    def split(self, which: str, seed: int = 0, declared: dict[str, np.ndarray] | None = None) -> "Dataset":
+        """One split: GenLoupe's seeded one, or ``declared`` index arrays (the model's own, see split_file.py)."""
         if which not in SPLITS:
             raise DataError(f"unknown split {which!r}: use one of {', '.join(SPLITS)}")
         if which == "all":
             return self
-        return self.subset(self.split_indices(seed)[which], name=f"{self.name}[{which}]")
+        indices = (declared or self.split_indices(seed))[which]
+        if not len(indices):
+            raise DataError(f"{self.name}: the {which} split is empty (the declared split has no {which!r} images)")
+        return self.subset(indices, name=f"{self.name}[{which}]")
 
     def as_float(self) -> np.ndarray:
         """Display values in [0, 1] as float32."""

@@ -32,7 +32,7 @@ def test_evaluate_writes_json_csv_and_session(tmp_path):
     metrics = {"metric fid", "metric kid", "metric precision/recall, density/coverage, nearest neighbours"}
     assert set(doc["timings"]) == stages | metrics  # each metric's share of the metric stage
     assert sum(doc["timings"][name] for name in metrics) <= doc["timings"]["metrics"]
-    rows = list(csv.DictReader(open(tmp_path / "e.csv")))
+    rows = list(csv.DictReader(line for line in open(tmp_path / "e.csv") if not line.startswith("#")))
     samples = [r for r in rows if r["source"] == "sample"]
     assert len(samples) == 120 and samples[0]["realism"] != "" and samples[0]["nn_id"] != ""
     assert sum(r["source"] == "train" for r in rows) == 1438

@@ -23,8 +23,10 @@ def test_scored_numbers_name_the_scoring_model_with_its_path_and_hash(tmp_path):
     assert "scored under vaegan/vae" in out.stdout
     expected_hash = content_hash(str(VAEGAN))  # the file, not the address with its #head
     doc = json.loads((tmp_path / "e.json").read_text())
-    assert doc["scored_with"] == {"name": "vaegan/vae", "path": scorer, "hash": expected_hash}
+    assert "scored_with" not in doc  # one key names the scoring model
+    assert doc["scoring_model"]["name"] == "vaegan/vae" and doc["scoring_model"]["hash"] == expected_hash
+    assert doc["scoring_model"]["path"].endswith("vaegan.pt") and doc["scoring_model"]["head"] == "vae"
     with Session.open(tmp_path / "e.genloupe", read_only=True) as session:
-        assert session.run["scored_with"] == scorer and session.run["scored_with_hash"] == expected_hash
+        assert session.run["scored_with"] == scorer and session.run["scoring_model"]["hash"] == expected_hash
         rows = dict(gather_report(session).provenance)
-    assert rows["likelihood scored under"] == scorer and rows["scoring model hash"] == expected_hash
+    assert rows["likelihood scored under"] == scorer and expected_hash in rows["likelihood scored with"]

@@ -47,7 +47,7 @@ def test_evaluate_suggest_writes_session_json_and_csv_that_agree(evaluated):
     assert set(bad["threshold"]) == {"likely_but_bad", "unlikely", "unrealistic"}
     assert all(t["set_by"] == "held-out real images" for t in bad["threshold"].values())
     assert len(bad["ids"]) == len(bad["reasons"]) == len(bad["scores"]) > 0
-    rows = [r for r in csv.DictReader(open(folder / "e.csv")) if r["source"] == "sample"]
+    rows = [r for r in csv.DictReader(line for line in open(folder / "e.csv") if not line.startswith("#")) if r["source"] == "sample"]
     from_csv = {int(r["id"]) for r in rows if "bad" in r["suggested"].split(";")}
     assert from_csv == set(bad["ids"])
     with Session.open(folder / "e.genloupe", read_only=True) as session:
