@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from genloupe.app.screenshots import DEFAULT_WIDTH, SIZE, save, settle
+from genloupe.app.screenshots import DEFAULT_WIDTH, save, screenshot_window, settle
 
 JOB_TIMEOUT_S = 600
 TRAINING = ["autoregressive", "--epochs", "60", "--save-every", "6", "--config",
@@ -53,18 +53,9 @@ def train_checkpoints(folder: Path) -> Path:
 
 
 def take_screenshots(out: Path, width: int, n_samples: int, checkpoints: Path) -> list[Path]:
-    from PySide6.QtWidgets import QApplication
-
     from genloupe.app.demo import DEMO_MODELS, demo_model_path
-    from genloupe.app.main_window import build_window
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("GenLoupe")
-    out.mkdir(parents=True, exist_ok=True)
-    window = build_window()
-    window.controller.n_samples = n_samples
-    window.resize(*SIZE)
-    window.show()
+    app, window = screenshot_window(out, n_samples)
     presenter = window.comparison
     written = []
 

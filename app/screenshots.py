@@ -47,18 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def take_screenshots(out: Path, width: int, n_samples: int) -> list[Path]:
-    from PySide6.QtWidgets import QApplication
-
     from genloupe.app.demo import DEMO_MODELS, demo_model_path
-    from genloupe.app.main_window import build_window
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("GenLoupe")
-    out.mkdir(parents=True, exist_ok=True)
-    window = build_window()
-    window.controller.n_samples = n_samples
-    window.resize(*SIZE)
-    window.show()
+    app, window = screenshot_window(out, n_samples)
     written = []
     try:
         open_and_wait(window, demo_model_path(next(iter(DEMO_MODELS))))
@@ -81,6 +72,22 @@ def take_screenshots(out: Path, width: int, n_samples: int) -> list[Path]:
     finally:
         window.close()
     return written
+
+
+def screenshot_window(out: Path, n_samples: int):
+    """The application and a shown main window of the screenshot size, drawing ``n_samples`` per model."""
+    from PySide6.QtWidgets import QApplication
+
+    from genloupe.app.main_window import build_window
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("GenLoupe")
+    out.mkdir(parents=True, exist_ok=True)
+    window = build_window()
+    window.controller.n_samples = n_samples
+    window.resize(*SIZE)
+    window.show()
+    return app, window
 
 
 def open_and_wait(window, address: str) -> None:

@@ -7,7 +7,8 @@ when none is running (scripts, the CLI). Call from the GUI thread when a window 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from genloupe.engine.errors import GenLoupeError
@@ -34,29 +35,39 @@ def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
 
 def export_report(session: Session, out_dir: str | Path, formats: str | Iterable[str] = FORMATS) -> list[Path]:
     """Write ``report.<format>`` for each format into ``out_dir`` (created if missing); return the paths written."""
-    formats = parse_formats(formats)
+    data = gather_report(session)
+
+    @functools.cache
+    def figures() -> list:
+        from .figures import render_figures
+
+        return render_figures(data)
+
+    def html(path: Path) -> Path:
+        from .html import write_html
+
+        return write_html(data, figures(), path)
+
+    def pdf(path: Path) -> Path:
+        from .pdf import write_pdf
+
+        return write_pdf(data, figures(), path)
+
+    return write_formats(out_dir, formats, {"html": html, "pdf": pdf, "json": lambda path: write_json(data, path),
+                                            "csv": lambda path: write_csv(data, path)})
+
+
+def write_formats(out_dir: str | Path, formats: str | Iterable[str], writers: dict[str, Callable[[Path], Path]]) -> list[Path]:
+    """Create ``out_dir`` and call the writer of each chosen format with ``report.<format>`` there.
+
+    One place for what every report shares: the format check, the folder, and one-line errors."""
+    chosen = parse_formats(formats)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise GenLoupeError(f"{out}: cannot create the report folder ({error.strerror})") from None
-    data = gather_report(session)
-    paths = []
     try:
-        if "html" in formats or "pdf" in formats:
-            from .figures import render_figures
-            from .html import write_html
-            from .pdf import write_pdf
-
-            figures = render_figures(data)
-            if "html" in formats:
-                paths.append(write_html(data, figures, out / f"{BASENAME}.html"))
-            if "pdf" in formats:
-                paths.append(write_pdf(data, figures, out / f"{BASENAME}.pdf"))
-        if "json" in formats:
-            paths.append(write_json(data, out / f"{BASENAME}.json"))
-        if "csv" in formats:
-            paths.append(write_csv(data, out / f"{BASENAME}.csv"))
+        return [writers[name](out / f"{BASENAME}.{name}") for name in chosen]
     except OSError as error:
         raise GenLoupeError(f"{error.filename or out}: cannot write the report ({error.strerror or error})") from None
-    return paths

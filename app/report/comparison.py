@@ -24,9 +24,8 @@ from genloupe.app.comparison_model import (
 )
 from genloupe.engine.comparison import Comparison
 from genloupe.engine.comparison.rankings import BETTER
-from genloupe.engine.errors import GenLoupeError
 
-from . import BASENAME, parse_formats
+from . import write_formats
 from .figures import SCALE, Figure, _light_palette, ensure_application
 from .html import PRINT
 from .images import data_uri
@@ -40,31 +39,18 @@ ARROWS = {"lower": "↓", "higher": "↑"}
 def export_comparison_report(comparison: Comparison, out_dir: str | Path, formats: str | Iterable[str] = "html,pdf,json,csv",
                              ) -> list[Path]:
     """Write ``report.<format>`` for each format into ``out_dir``; return the paths written."""
-    formats = parse_formats(formats)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise GenLoupeError(f"{out}: cannot create the report folder ({error.strerror})") from None
     data = gather(comparison)
-    paths = []
-    try:
-        if "html" in formats or "pdf" in formats:
-            figures = render_comparison_figures(data)
-            if "html" in formats:
-                html = render_comparison_html(data, figures, {f.name: data_uri(f.png) for f in figures}, SCREEN_WIDTH)
-                path = out / f"{BASENAME}.html"
-                path.write_text(html, encoding="utf-8")
-                paths.append(path)
-            if "pdf" in formats:
-                paths.append(write_comparison_pdf(data, figures, out / f"{BASENAME}.pdf"))
-        if "json" in formats:
-            paths.append(write_json(data, out / f"{BASENAME}.json"))
-        if "csv" in formats:
-            paths.append(write_csv(data, out / f"{BASENAME}.csv"))
-    except OSError as error:
-        raise GenLoupeError(f"{error.filename or out}: cannot write the report ({error.strerror or error})") from None
-    return paths
+    figures = functools.cache(lambda: render_comparison_figures(data))
+
+    def html(path: Path) -> Path:
+        chosen = figures()
+        path.write_text(render_comparison_html(data, chosen, {f.name: data_uri(f.png) for f in chosen}, SCREEN_WIDTH),
+                        encoding="utf-8")
+        return path
+
+    return write_formats(out_dir, formats, {"html": html, "pdf": lambda path: write_comparison_pdf(data, figures(), path),
+                                            "json": lambda path: write_json(data, path),
+                                            "csv": lambda path: write_csv(data, path)})
 
 
 # -- figures ------------------------------------------------------------------------------------------------

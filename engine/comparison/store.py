@@ -23,6 +23,7 @@ from .. import io as bounded
 from ..errors import SessionError
 from ..metric_names import ALL_METRICS
 from ..session import stored
+from ..session.store import connect, remove_database_files
 
 if TYPE_CHECKING:
     from ..evaluation import EvaluationSettings
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 APPLICATION_ID = 0x474C434D  # "GLCM": marks a SQLite file as a GenLoupe comparison
 SCHEMA_VERSION = 1
 COMPARISON_SUFFIX = ".glcompare"
+WHAT = "comparison file"  # how errors name it
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -133,9 +135,8 @@ class Comparison:
     def create(cls, path: str | os.PathLike, settings: ComparisonSettings) -> "Comparison":
         """A new, empty comparison at ``path`` (replacing any file there)."""
         path = Path(path)
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        db = _connect(path, read_only=False)
+        remove_database_files(path)
+        db = connect(path, read_only=False, what=WHAT)
         with db:
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -151,7 +152,7 @@ class Comparison:
             raise SessionError(f"{path}: no such comparison file")
         if not is_comparison(path):
             raise SessionError(f"{path}: not a GenLoupe comparison file")
-        db = _connect(path, read_only=read_only)
+        db = connect(path, read_only=read_only, what=WHAT)
         try:
             _check_schema(db, path)
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -276,19 +277,6 @@ def _check_schema(db: sqlite3.Connection, path: Path) -> None:
     rows = db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
     if sorted(rows) != [("table", "members"), ("table", "meta")]:
         raise SessionError(f"{path}: not a GenLoupe comparison layout ({bounded.describe(sorted(name for _, name in rows))})")
-
-
-def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    """WAL with synchronous=FULL, as the session store: a commit is on disk when it returns."""
-    try:
-        if read_only:
-            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        db = sqlite3.connect(path)
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
-        return db
-    except sqlite3.DatabaseError as error:  # a missing folder, no permission, a damaged file
-        raise SessionError(f"{path}: cannot open or create the comparison file ({error})") from None
 
 
 def _plain(value: Any) -> Any:

@@ -56,9 +56,8 @@ class Session:
     def create(cls, path: str | Path, run: dict[str, Any]) -> "Session":
         """A new session file at ``path`` (replacing any file there) holding the run's provenance."""
         path = Path(path)
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        db = _connect(path, read_only=False)
+        remove_database_files(path)
+        db = connect(path, read_only=False)
         with db:
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -76,7 +75,7 @@ class Session:
         with open(path, "rb") as handle:
             if handle.read(16) != b"SQLite format 3\x00":
                 raise SessionError(f"{path}: not a GenLoupe session (not a SQLite database)")
-        db = _connect(path, read_only=read_only)
+        db = connect(path, read_only=read_only)
         try:
             _check_identity(db, path)
             stored.check_schema(db, str(path))
@@ -106,8 +105,7 @@ class Session:
         path = Path(path)
         if path.resolve() == self.path.resolve():
             return self
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)  # a stale WAL would be replayed onto the copy
+        remove_database_files(path)
         target = sqlite3.connect(path)
         self._db.backup(target)
         target.close()
@@ -286,8 +284,10 @@ def _check_identity(db: sqlite3.Connection, path: Path) -> None:
         raise SessionError(f"{path}: session schema version {version}; this GenLoupe reads version {SCHEMA_VERSION}")
 
 
-def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    """WAL with synchronous=FULL: a commit is on disk when it returns (SIGKILL and power loss safe)."""
+def connect(path: Path, read_only: bool, what: str = "session file") -> sqlite3.Connection:
+    """WAL with synchronous=FULL: a commit is on disk when it returns (SIGKILL and power loss safe).
+
+    Shared by every SQLite file GenLoupe writes (sessions, comparisons); ``what`` names it in errors."""
     try:
         if read_only:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -296,10 +296,16 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
     except sqlite3.OperationalError as error:  # a missing folder, no permission
-        raise SessionError(f"{path}: cannot open or create the session file ({error})") from None
+        raise SessionError(f"{path}: cannot open or create the {what} ({error})") from None
     except sqlite3.DatabaseError as error:
-        raise SessionError(f"{path}: corrupt session file ({error})") from None
+        raise SessionError(f"{path}: corrupt {what} ({error})") from None
     return db
+
+
+def remove_database_files(path: Path) -> None:
+    """Delete a database and its WAL/shared-memory companions (a stale WAL would be replayed onto a new file)."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
 
 
 def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
