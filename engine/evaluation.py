@@ -182,8 +182,9 @@ def _feature_stage(result: Evaluation, reference: Dataset, settings: EvaluationS
             with timer("metric kid"):
                 kid = M.kid(real.features, fake.features, subset_size=min(1000, smallest), seed=settings.seed,
                             device=device, memory_budget=settings.memory_budget)
-            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, "method": f"± std over {kid.subsets} overlapping "
+            result.metrics["kid"] = {"value": kid.mean, "std": kid.std, "method": f"± std over {kid.subsets} random "
                                      f"subsets of {kid.subset_size}", **_interval(kid.interval), **sizes,
+                                     "precision": kid.precision,
                                      "convention": f"{convention}; unbiased MMD², cubic polynomial kernel"}
         if "is" in wanted and fake.logits is not None:
             score = M.inception_score(fake.logits, splits=min(10, n_fake))

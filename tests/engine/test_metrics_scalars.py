@@ -82,6 +82,72 @@ def test_kid_is_seeded_unbiased_and_has_an_honest_interval() -> None:
     assert small.subset_size == 150 and small.interval is None
 
 
+def _float64_kid(real: np.ndarray, fake: np.ndarray, real_rows: np.ndarray, fake_rows: np.ndarray) -> float:
+    """The unbiased MMD² of one subset pair, straight from the definition in float64."""
+    x, y = real[real_rows].astype(np.float64), fake[fake_rows].astype(np.float64)
+
+    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a @ b.T / a.shape[1] + 1.0) ** 3
+
+    m = len(x)
+    xx, yy = kernel(x, x), kernel(y, y)
+    within = xx.sum() - np.trace(xx) + yy.sum() - np.trace(yy)
+    return within / (m * (m - 1)) - 2 * kernel(x, y).sum() / (m * m)
+
+
+def pixel_like_pair(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features with a large common mean and a small difference: MMD² ~1e-4 against kernel values ~2,
+    where raw float32 products would bias every subset."""
+    rng = np.random.default_rng(seed)
+    real = rng.random((n, dim)).astype(np.float32)
+    fake = np.clip(rng.random((n, dim)) * 1.02, 0, 1).astype(np.float32)
+    return real, fake
+
+
+def test_kid_float32_products_match_float64_and_say_so() -> None:
+    real, fake = pixel_like_pair(1200, 256, seed=11)
+    result = kid(real, fake, subsets=12, subset_size=300, seed=2)
+    assert result.precision.startswith("float32 products of centred features")
+    rng = np.random.default_rng(2)  # the draw kid makes: rounds of 4 disjoint pairs
+    expected = []
+    for _ in range(3):
+        real_rows, fake_rows = (rng.permutation(1200)[:1200].reshape(4, 300) for _ in range(2))
+        expected += [_float64_kid(real, fake, r, f) for r, f in zip(real_rows, fake_rows)]
+    spread_of_mean = result.std / np.sqrt(12)
+    np.testing.assert_allclose(result.values, expected, rtol=0, atol=1e-3 * spread_of_mean)  # the promise
+    assert abs(result.mean - np.mean(expected)) < 1e-5 * spread_of_mean  # what it achieves: ~1e-10
+    assert result.values[:3] == pytest.approx(expected[:3], rel=1e-12)  # the rechecked subsets are float64
+
+
+def test_kid_falls_back_to_float64_when_float32_is_not_good_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    kid_module = sys.modules["genloupe.engine.metrics.kid"]
+    real, fake = pixel_like_pair(900, 64, seed=12)
+    monkeypatch.setattr(kid_module, "TOLERANCE", 0.0)  # no float32 error is small enough
+    result = kid(real, fake, subsets=9, subset_size=300, seed=3)
+    assert result.precision.startswith("float64: float32 products of centred features differed")
+    rng = np.random.default_rng(3)
+    expected = []
+    for _ in range(3):
+        real_rows, fake_rows = (rng.permutation(900).reshape(3, 300) for _ in range(2))
+        expected += [_float64_kid(real, fake, r, f) for r, f in zip(real_rows, fake_rows)]
+    assert result.values == pytest.approx(expected, rel=1e-12)
+
+
+def test_kid_subsets_come_in_rounds_of_disjoint_pairs() -> None:
+    """Each round cuts both sets into ⌊N/m⌋ disjoint subsets; the first round gives the interval."""
+    kid_module = __import__("sys").modules["genloupe.engine.metrics.kid"]
+    real_rows, fake_rows = kid_module._draw(1000, 700, 7, 200, np.random.default_rng(0))
+    assert real_rows.shape == fake_rows.shape == (7, 200)
+    for rows, n in ((real_rows, 1000), (fake_rows, 700)):
+        assert all(len(set(r)) == 200 and r.max() < n for r in rows)
+        assert len(set(rows[:3].ravel())) == 600 and len(set(rows[3:6].ravel())) == 600  # rounds of 3
+    real, fake = pixel_like_pair(1000, 32, seed=13)
+    result = kid(real, fake[:700], subsets=7, subset_size=200)
+    assert "from 3 disjoint subset pairs of 200" in result.interval.method
+
+
 def test_interval_helpers() -> None:
     assert t_interval(1.0, np.array([1.0]), 0.95, "one value") is None
     none = wilson_interval(0, 50, 0.95, "x")
