@@ -146,7 +146,7 @@ def _trace_sqrt_product(a: _Gaussian, b: _Gaussian) -> float:
         a, b = b, a
     if a.thin is not None and b.thin is not None:
         m = matmul(a.thin, b.thin.T.contiguous())
-        product = matmul(m, m.T.contiguous()) if m.shape[0] <= m.shape[1] else matmul(m.T.contiguous(), m)
+        product = matmul(m, m.T) if m.shape[0] <= m.shape[1] else matmul(m.T, m)  # one buffer: BLAS's rank-k update
     elif a.thin is not None:
         product = matmul(matmul(a.thin, b.cov), a.thin.T.contiguous())
     else:

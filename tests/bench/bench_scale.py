@@ -13,7 +13,7 @@ stages (sampling, likelihood, features, metrics) and each metric within the metr
 Then, on the same features (read back from the evaluation's feature cache), each metric is run alone in a
 fresh child process, ours and torch-fidelity's alternately (FID, KID with 100 subsets of 1000, precision
 and recall with k = 3): wall time and peak memory added (see bench_metrics.py). Ours computes more than
-theirs for the same names (FD of 5 subsets for an interval and FID_inf, KID's disjoint subsets, exact
+theirs for the same names (FD of 5 subsets for an interval and FID_inf, KID's float64 rechecks, exact
 k-NN with density, coverage, realism and nearest neighbours); the ratio compares what each program runs.
 
 The arithmetic: the floating-point operations of our metric stage, counted from the sizes as the code
@@ -231,18 +231,19 @@ def child_matmul_rates(device: str) -> dict[str, float]:
 
 def metric_flops(n_real: int, n_fake: int, dim: int, device: str) -> dict[str, dict[str, float]]:
     """Floating-point operations of the products our metric stage runs (as the code runs them), by precision."""
+    from genloupe.engine.metrics.kid import RECHECKED
     from genloupe.engine.metrics.knn import work_width
 
     width = work_width(dim)
 
-    def fit(n: int) -> float:  # a covariance (n > d) costs a product of the centred rows with themselves
-        return 2.0 * n * dim * dim if n > dim else 0.0
+    def fit(n: int) -> float:  # a covariance (n > d): the centred rows' rank-k update (NumPy's a.T @ a)
+        return 1.0 * n * dim * dim if n > dim else 0.0
 
     def trace_sqrt(n1: int, n2: int) -> float:
         thin = sorted(n for n in (n1, n2) if n <= dim)
         if len(thin) == 2:
             r1, r2 = thin
-            return 2.0 * r1 * r2 * dim + 2.0 * r1 * r1 * r2 + 4.0 / 3.0 * r1**3
+            return 2.0 * r1 * r2 * dim + 1.0 * r1 * r1 * r2 + 4.0 / 3.0 * r1**3
         if len(thin) == 1:
             r = thin[0]
             return 2.0 * r * dim * dim + 2.0 * r * r * dim + 4.0 / 3.0 * r**3
@@ -255,10 +256,13 @@ def metric_flops(n_real: int, n_fake: int, dim: int, device: str) -> dict[str, d
                + (0 if n_real > dim and n_real // parts > dim else parts * fit(n_real // parts))
                + (0 if n_fake > dim and n_fake // parts > dim else parts * fit(n_fake // parts)))
     m = min(KID_SUBSET_SIZE, n_real, n_fake)
-    kid_subsets = KID_SUBSETS + (min(n_real, n_fake) // m if min(n_real, n_fake) // m >= 2 else 0)
-    per_subset = (4.0 if device == "cpu" else 6.0) * m * m * dim  # CPU: two rank-k updates and one product
+    per_subset = 4.0 * m * m * dim  # two rank-k updates (m²d each) and one product (2m²d)
+    if device == "cpu":  # float32 products, three subsets again in float64 (the recheck)
+        kid = {"float32": KID_SUBSETS * per_subset, "float64": min(KID_SUBSETS, RECHECKED) * per_subset}
+    else:  # float64 batched full products
+        kid = {"float32": 0.0, "float64": KID_SUBSETS * 1.5 * per_subset}
     knn = (n_real * n_real + n_fake * n_fake) * width + 2.0 * n_real * n_fake * width  # own sets: each pair once
-    return {"float64": {"fd": fd, "kid": kid_subsets * per_subset}, "float32": {"prdc": knn}}
+    return {"float64": {"fd": fd, "kid": kid["float64"]}, "float32": {"kid": kid["float32"], "prdc": knn}}
 
 
 # ------------------------------------------------------------------------------------------------ parent
