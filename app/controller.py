@@ -48,9 +48,7 @@ class SessionView:
     metrics: dict[str, Any]
     run: dict[str, Any]
     sample_bits: np.ndarray | None
-    real_nn_distance: np.ndarray | None
     training: np.ndarray | None  # the training images searched for copies of samples
-    training_nn_distance: np.ndarray | None
     further_columns: dict[str, dict[str, np.ndarray]]  # more scored sets (the train split), by name
     read_only: bool = False
     notes: dict[int, str] = field(default_factory=dict)
@@ -284,7 +282,7 @@ class Controller(QObject):
                 self.view.notes.pop(idx, None)
 
     def suggest(self, options: SuggestOptions = SuggestOptions()) -> list[Suggestions]:
-        """Write the calibrated suggestions as 'suggested' flags (one undoable step per label) and return them.
+        """Write the calibrated suggestions as 'suggested' flags (one undoable step) and return them.
 
         Each label comes with the share of held-out real images it would flag (see engine/calibration.py).
         """
@@ -356,7 +354,6 @@ def _checkpoint_unchanged(run: dict[str, Any]) -> bool:
 def _read_view(session: Session) -> SessionView:
     samples, levels = session.read_images("sample")
     reference, _ = session.read_images("reference")
-    nn = session.read_columns("reference-nn")
     sources = session.sources()
     return SessionView(
         samples=samples,
@@ -367,9 +364,7 @@ def _read_view(session: Session) -> SessionView:
         metrics=session.read_metrics(),
         run=session.run,
         sample_bits=session.read_array("sample-bits"),
-        real_nn_distance=nn.get("nn_distance"),
         training=session.read_images("training")[0] if "training" in sources else None,
-        training_nn_distance=session.read_columns("training-nn").get("nn_distance"),
         further_columns={source: session.read_columns(source) for source in sources
                          if source not in (SOURCE, "reference", "reference-nn", "training", "training-nn")},
         notes={idx: text for idx, (text, _) in session.notes(SOURCE).items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from genloupe.engine.checkpoints import export_bundle, load_raw
@@ -33,4 +34,6 @@ def run(args: argparse.Namespace) -> int:
     if result.log_prob_difference is not None:
         checks.append(f"log-likelihoods to {result.log_prob_difference:.1g} nats")
     print(f"wrote {result.path} ({model.info.name}); reopened and checked: {', '.join(checks)}")
+    for text in result.warnings:
+        print(f"genloupe export: warning: {text}", file=sys.stderr)
     return 0

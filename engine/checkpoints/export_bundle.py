@@ -188,6 +188,7 @@ class ExportResult:
     path: Path
     log_prob_difference: float | None  # largest |difference| on probe images, nats (None: no likelihood)
     sample_difference: float  # largest |difference| of samples for one seed
+    warnings: list[str]  # what the probes found legitimate but worth saying (as on open)
 
 
 def _example_noise(specs: list[NoiseSpec], batch: int) -> list[torch.Tensor]:
@@ -248,7 +249,7 @@ def export_bundle(model: Any, out: str | Path, *, batch: int = DEFAULT_BATCH, k:
         model = copy.deepcopy(model).cpu()
     model.eval()
     # NaN weights, wrong shapes or wrong conventions: a clear error now, not a bundle that carries them
-    probe_model(checked_model(model, {}), info.name)
+    warnings = probe_model(checked_model(model, {}), info.name)
     options = {"k": k or info.bound_k} if info.likelihood == "lower_bound" and (k or info.bound_k) else {}
     with torch.no_grad():
         sample_noise = record_noise(lambda n, g: model.sample(n, g), batch)
@@ -286,4 +287,4 @@ def _verify(model: nn.Module, path: Path, options: dict[str, Any]) -> ExportResu
     if not (sample_difference <= AGREEMENT and (log_prob_difference or 0.0) <= AGREEMENT):
         raise CheckpointError(f"{path.name}: the bundle disagrees with the model (samples by {sample_difference:.3g}, "
                               f"log_prob by {log_prob_difference} nats)")
-    return ExportResult(path, log_prob_difference, sample_difference)
+    return ExportResult(path, log_prob_difference, sample_difference, warnings)

@@ -5,6 +5,9 @@ the OpenBLAS that NumPy ships, and its symmetric eigensolver 1.5-3x slower plus 
 (measured on this project's machines); the arithmetic is the same IEEE arithmetic. So 2-D CPU products
 and eigenvalue problems go through NumPy on zero-copy views. Batched (3-D) products stay with torch:
 NumPy's stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy.
+NumPy and SciPy each ship their own OpenBLAS: a loop that alternates between the two (or with torch's
+OpenMP pool) on few cores runs every call up to twice as long while the other's idle threads spin, so one
+loop's products stay in one library (KID's rank-k updates are SciPy's, hence all of KID's products are).
 On CUDA, TF32 would round operands to 10 mantissa bits and break the error bounds the k-NN code relies
 on, so it is switched off while the metrics run.
 """

@@ -140,16 +140,24 @@ class FlagEditor:
 
         self._push(f"confirm {label}", source, ids, edit)
 
-    def withdraw(self, source: str, ids: Iterable[int], label: str) -> None:
-        """Remove suggested ``label`` flags of ``ids``; what the person confirmed stays."""
-        check_label(label)
+    def replace_suggestions(self, source: str, reasons: Mapping[str, Mapping[int, str]]) -> None:
+        """One undoable step: each label's suggestions become exactly ``reasons[label]`` ({id: reason});
+        suggestions of these labels not in it are withdrawn, and what the person confirmed stays."""
+        for label in reasons:
+            check_label(label)
+        current = {row[0] for row in self.session.flag_rows(source) if row[1] in reasons and row[2] == "suggested"}
+        now = time.time()
 
         def edit(rows: dict[tuple[int, str], FlagRow], idx: int) -> None:
-            old = rows.get((idx, label))
-            if old is not None and old[2] == "suggested":
-                del rows[(idx, label)]
+            for label, wanted in reasons.items():
+                old = rows.get((idx, label))
+                if idx in wanted and (old is None or old[2] == "suggested"):
+                    rows[(idx, label)] = (idx, label, "suggested", wanted[idx], old[4] if old else now, now)
+                elif idx not in wanted and old is not None and old[2] == "suggested":
+                    del rows[(idx, label)]
 
-        self._push(f"withdraw suggested {label}", source, ids, edit)
+        ids = current.union(*(wanted.keys() for wanted in reasons.values()))
+        self._push(f"suggest {', '.join(reasons)}", source, ids, edit)
 
     def set_note(self, source: str, idx: int, text: str) -> None:
         before = self.session.notes(source).get(int(idx), ("", 0.0))[0]

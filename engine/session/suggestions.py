@@ -173,18 +173,12 @@ _RUN = {
 
 
 def write_suggestions(editor: "FlagEditor", found: list[Suggestions], source: str = "sample") -> int:
-    """Write each label's ids as 'suggested' flags with their one-line reasons (one undoable step per label).
+    """Write each label's ids as 'suggested' flags with their one-line reasons, as one undoable step.
 
-    Suggestions of these labels left from an earlier calibration that no longer passes are withdrawn first, so
-    the session's flags always match the thresholds it records; confirmed flags are never touched.
+    Suggestions of these labels left from an earlier calibration that no longer passes are withdrawn in the
+    same step, so the session's flags always match the thresholds it records; confirmed flags are never touched.
     """
-    for suggestion in found:
-        stale = {row[0] for row in editor.session.flag_rows(source) if row[1] == suggestion.label
-                 and row[2] == "suggested"} - set(suggestion.ids.tolist())
-        editor.withdraw(source, stale, suggestion.label)
-        if len(suggestion.ids):
-            editor.add(source, suggestion.ids, suggestion.label, state="suggested",
-                       reasons=dict(zip(suggestion.ids.tolist(), suggestion.reasons)))
+    editor.replace_suggestions(source, {s.label: dict(zip(s.ids.tolist(), s.reasons)) for s in found})
     return sum(len(s.ids) for s in found)
 
 

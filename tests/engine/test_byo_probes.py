@@ -281,6 +281,17 @@ def test_legitimate_oddities_are_warnings_and_impossible_ones_errors(tmp_path, k
         assert len(warnings) == 1 and outcome in warnings[0]
 
 
+def test_export_says_the_probes_warnings_as_open_does(tmp_path, capsys):
+    from genloupe.app import cli
+
+    (tmp_path / "odd.py").write_text(ODD_MODELS)
+    (tmp_path / "uniform.py").write_text("from odd import Odd\n\ndef load(path):\n    return Odd('uniform')\n")
+    assert cli.main(["export", str(tmp_path / "uniform.py"), "--trust-code", "--out", str(tmp_path / "u.zip")]) == 0
+    out, err = capsys.readouterr()
+    assert "reopened and checked" in out
+    assert err.startswith("genloupe export: warning: ") and "same value for every image probed" in err
+
+
 def test_declared_files_must_exist(tmp_path):
     (tmp_path / "a.py").write_text('GENLOUPE_FILES = ["weights.pt"]\n\ndef load(path):\n    pass\n')
     with pytest.raises(CheckpointError, match="GENLOUPE_FILES names 'weights.pt', which is not a file beside the adapter"):

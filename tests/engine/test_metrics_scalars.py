@@ -135,6 +135,24 @@ def test_kid_falls_back_to_float64_when_float32_is_not_good_enough(monkeypatch: 
     assert result.values == pytest.approx(expected, rel=1e-12)
 
 
+def test_kid_batched_float64_path_of_gpus_equals_the_cpu_path() -> None:
+    """The CUDA path (batched float64 products), run here on CPU tensors, gives the CPU path's values."""
+    import sys
+
+    from genloupe.engine.metrics.knn import Steps
+    from genloupe.engine.progress import null_progress
+
+    kid_module = sys.modules["genloupe.engine.metrics.kid"]
+    real, fake = pixel_like_pair(900, 48, seed=14)
+    result = kid(real, fake, subsets=6, subset_size=300, seed=4)
+    real_rows, fake_rows = kid_module._draw(900, 900, 6, 300, np.random.default_rng(4))
+    batched = kid_module._mmd2_batched(torch.from_numpy(real), torch.from_numpy(fake), real_rows, fake_rows,
+                                       (3, 1 / 48, 1.0), 1 << 24, Steps(null_progress(), 6))
+    spread_of_mean = result.std / np.sqrt(6)
+    np.testing.assert_allclose(batched, result.values, rtol=0, atol=1e-3 * spread_of_mean)
+    assert batched[:3] == pytest.approx(result.values[:3], rel=1e-10)
+
+
 def test_kid_subsets_come_in_rounds_of_disjoint_pairs() -> None:
     """Each round cuts both sets into ⌊N/m⌋ disjoint subsets; the first round gives the interval."""
     kid_module = __import__("sys").modules["genloupe.engine.metrics.kid"]

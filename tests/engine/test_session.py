@@ -83,6 +83,23 @@ def test_suggested_and_confirmed_are_distinct_and_undo_restores_states(session):
     assert session.flag_rows("sample", [4])[0][3] == "top 5% by likelihood, realism 0.1"
 
 
+def test_a_new_calibration_replaces_the_suggestions_in_one_undoable_step(session):
+    """Ctrl+G again after recalibrating: stale suggestions go, new ones come, confirmed flags stay; one undo."""
+    editor = FlagEditor(session)
+    editor.replace_suggestions("sample", {"bad": {1: "old", 2: "old", 3: "old"}, "memorized": {4: "copy of 9"}})
+    editor.confirm("sample", [2], "bad")
+    before = session.flag_rows("sample")
+    editor.replace_suggestions("sample", {"bad": {2: "new", 3: "new", 7: "new"}, "memorized": {}})
+    assert labels_by_sample(session.flag_rows("sample")) == {
+        2: {"bad": "confirmed"}, 3: {"bad": "suggested"}, 7: {"bad": "suggested"}}
+    assert session.flag_rows("sample", [3])[0][3] == "new" and session.flag_rows("sample", [2])[0][3] == "old"
+    assert editor.undo_text() == "suggest bad, memorized"
+    editor.undo()
+    assert session.flag_rows("sample") == before
+    editor.redo()
+    assert sorted(labels_by_sample(session.flag_rows("sample"))) == [2, 3, 7]
+
+
 def test_notes_are_undoable(session):
     editor = FlagEditor(session)
     editor.set_note("sample", 3, "looks like a 7 drawn twice")
