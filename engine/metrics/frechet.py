@@ -26,7 +26,9 @@ No bootstrap: resampling with replacement adds duplicates and moves FID's bias.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,7 @@ from ..errors import MetricError
 from ..progress import Progress, null_progress
 from .inputs import as_features, check_same_dim
 from .intervals import Interval, t_interval
-from .knn import DEFAULT_MEMORY_BUDGET, Steps
+from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
 from .linalg import cholesky, eigh, eigvalsh, full_precision_matmul, matmul
 
 Moments = tuple[torch.Tensor, torch.Tensor]  # mean (d,), covariance (d, d), float64
@@ -69,7 +71,7 @@ def _part_moments(
     Sums are taken around the first chunk's mean, close enough to the mean that the final correction
     n·(μ − c)(μ − c)ᵀ cancels nothing of significance."""
     n, dim = x.shape
-    rows = max(1, memory_budget // (dim * 8 * 2))  # few, tall chunks: the products run fastest that way
+    rows = max(1, working_budget(memory_budget, x.device) // (dim * 8 * 2))  # a float64 chunk and its centred copy
     centre = None
     sums, crosses, counts = [], [], []
     for part in parts if parts is not None else [None]:
@@ -118,20 +120,27 @@ class _Gaussian:
         return cls(mean, float(thin.square().sum()), thin=thin)
 
 
-def _fit(x: torch.Tensor, parts: list[np.ndarray] | None, memory_budget: int) -> tuple[_Gaussian, list[_Gaussian]]:
-    """The Gaussian of all of ``x`` and of each part: thin where a set has no more rows than dimensions."""
+def _fit(
+    x: torch.Tensor, parts: list[np.ndarray] | None, memory_budget: int
+) -> tuple[_Gaussian, list[Callable[[], _Gaussian]]]:
+    """The Gaussian of all of ``x``, and one fit per part to call when its turn comes: when every part has
+    more rows than dimensions one pass gives every covariance; thin parts (n ≤ d) are fitted one at a time,
+    since together they would hold a float64 copy of the whole set."""
     n, dim = x.shape
     index = [torch.as_tensor(part, device=x.device) for part in parts] if parts is not None else []
-    if n > dim and all(i.numel() > dim for i in index):  # one pass gives every covariance
+    if n > dim and all(i.numel() > dim for i in index):
         full, fitted = _part_moments(x, parts, memory_budget)
-        return _Gaussian.from_moments(full), [_Gaussian.from_moments(m) for m in fitted]
+        return _Gaussian.from_moments(full), [partial(_Gaussian.from_moments, m) for m in fitted]
 
     def fit(rows: torch.Tensor) -> _Gaussian:
         if rows.shape[0] <= dim:
             return _Gaussian.from_rows(rows)
         return _Gaussian.from_moments(_part_moments(rows, None, memory_budget)[0])
 
-    return fit(x), [fit(x[i]) for i in index]
+    def fit_part(part: torch.Tensor) -> _Gaussian:
+        return fit(x[part])
+
+    return fit(x), [partial(fit_part, i) for i in index]
 
 
 def _numerically_psd(values: torch.Tensor) -> torch.Tensor:
@@ -237,8 +246,8 @@ def frechet_distance(
         value = _frechet(real_full, fake_full)
         steps("Fréchet distance")
         values = []
-        for a, b in zip(real_parts, fake_parts):
-            values.append(_frechet(a, b))
+        for fit_real, fit_fake in zip(real_parts, fake_parts):
+            values.append(_frechet(fit_real(), fit_fake()))
             steps("Fréchet distance of subsets")
     subset_values = np.array(values) if subsets else None
     return FrechetDistance(
