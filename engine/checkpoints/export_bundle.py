@@ -267,10 +267,10 @@ def export_bundle(model: Any, out: str | Path, *, batch: int = DEFAULT_BATCH, k:
         source={"config": getattr(model, "config", None), "parameters": parameter_count(model), **versions()},
     )
     path = write_bundle(out, meta, sample, log_prob)
-    return _verify(model, path, options)
+    return _verify(model, path, options, warnings)
 
 
-def _verify(model: nn.Module, path: Path, options: dict[str, Any]) -> ExportResult:
+def _verify(model: nn.Module, path: Path, options: dict[str, Any], warnings: list[str]) -> ExportResult:
     """Open the written bundle and compare it with the model: same samples and log_prob for one seed."""
     bundle = load_bundle(path)
     info = model.info

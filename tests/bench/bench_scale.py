@@ -6,8 +6,8 @@ and the metric stage against torch-fidelity on the same features, with the arith
 
 End to end: a diagonal Gaussian fitted to N seeded synthetic 3×32×32 images (256 levels) is evaluated by
 ``genloupe.engine.evaluation.evaluate`` against them (N samples, every metric), once per feature space:
-``pixels`` and ``inception-fid`` on RANDOM weights (a state dict of the untrained network, saved to a
-scratch file: the cost is the network's, the values mean nothing). The evaluation's own timings give the
+``pixels`` and ``inception-fid`` on RANDOM weights (seeded, scale-preserving, saved to a scratch file: the
+cost is the network's, the values mean nothing). The evaluation's own timings give the
 stages (sampling, likelihood, features, metrics) and each metric within the metric stage.
 
 Then, on the same features (read back from the evaluation's feature cache), each metric is run alone in a
@@ -338,13 +338,21 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _random_inception_weights(scratch: str) -> str:
+    """Seeded random weights that keep the signal's scale through the 94 layers (He-normal convolutions,
+    batch norms as the identity), so features differ between images as a trained network's do. torch's
+    default initialisation shrinks it layer by layer: its features are ~1e-8 for every image and would
+    time the metrics on degenerate (singular) statistics."""
     import torch
 
     from genloupe.engine.features.inception import FIDInceptionV3
 
     torch.manual_seed(0)
+    network = FIDInceptionV3()
+    for module in network.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     path = Path(scratch) / "inception-random.pt"
-    torch.save(FIDInceptionV3().state_dict(), path)
+    torch.save(network.state_dict(), path)
     return str(path)
 
 
