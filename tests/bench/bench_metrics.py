@@ -32,6 +32,7 @@ import statistics
 import sys
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,17 +183,19 @@ def child_kid_cuda(n: int, dim: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "kid_mean": result.mean, "kid_std": result.std}
 
 
-def _entry(conn, name: str, kwargs: dict[str, Any]) -> None:
+def _entry(conn, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
     try:
-        conn.send({"ok": globals()[name](**kwargs)})
+        conn.send({"ok": function(**kwargs)})
     except Exception as error:  # reported in the JSON, the benchmark goes on
         conn.send({"error": f"{type(error).__name__}: {error}"})
 
 
-def run_child(name: str, **kwargs: Any) -> dict[str, Any]:
+def run_child(function: Callable[..., Any], **kwargs: Any) -> Any:
+    """``function(**kwargs)`` in a fresh spawned process (a module-level function of any benchmark script):
+    its result, or a RuntimeError carrying the child's one-line error."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_entry, args=(child, name, kwargs))
+    process = context.Process(target=_entry, args=(child, function, kwargs))
     process.start()
     child.close()
     try:
@@ -201,7 +204,7 @@ def run_child(name: str, **kwargs: Any) -> dict[str, Any]:
         message = {"error": "child process died (out of memory?)"}
     process.join()
     if "error" in message:
-        raise RuntimeError(f"{name}({kwargs}): {message['error']}")
+        raise RuntimeError(f"{function.__name__}({kwargs}): {message['error']}")
     return message["ok"]
 
 
@@ -234,8 +237,8 @@ def _alternate(repeats: int, reference: tuple | None, ours: tuple) -> tuple[list
 def bench_fd(sizes: dict, repeats: int, use_references: bool) -> dict[str, Any]:
     n, dim = sizes["fd"]
     skipped = _available("pytorch_fid", use_references)
-    reference = None if skipped else ("child_fd", {"impl": "reference", "n": n, "dim": dim})
-    reference_runs, our_runs = _alternate(repeats, reference, ("child_fd", {"impl": "ours", "n": n, "dim": dim}))
+    reference = None if skipped else (child_fd, {"impl": "reference", "n": n, "dim": dim})
+    reference_runs, our_runs = _alternate(repeats, reference, (child_fd, {"impl": "ours", "n": n, "dim": dim}))
     out: dict[str, Any] = {
         "n": n,
         "dim": dim,
@@ -262,8 +265,8 @@ def bench_manifold(sizes: dict, repeats: int, use_references: bool) -> dict[str,
     k = 5
     skipped = _available("prdc", use_references)
     arguments = {"n": n, "dim": dim, "k": k, "device": "cpu"}
-    reference = None if skipped else ("child_manifold", {"impl": "reference", **arguments})
-    reference_runs, our_runs = _alternate(repeats, reference, ("child_manifold", {"impl": "ours", **arguments}))
+    reference = None if skipped else (child_manifold, {"impl": "reference", **arguments})
+    reference_runs, our_runs = _alternate(repeats, reference, (child_manifold, {"impl": "ours", **arguments}))
 
     def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -288,7 +291,7 @@ def bench_manifold(sizes: dict, repeats: int, use_references: bool) -> dict[str,
         ) and abs(ours_values["density"] - reference_values["density"]) <= 1e-12 * max(reference_values["density"], 1)
 
     n_large, dim_large = sizes["prdc_large"]
-    large = [run_child("child_manifold", impl="ours", n=n_large, dim=dim_large, k=k, device="cpu") for _ in range(repeats)]
+    large = [run_child(child_manifold, impl="ours", n=n_large, dim=dim_large, k=k, device="cpu") for _ in range(repeats)]
     out["large"] = {"n": n_large, "dim": dim_large, **summary(large)}
     return out
 
@@ -299,8 +302,8 @@ def bench_cuda(sizes: dict, repeats: int) -> dict[str, Any]:
     if not torch.cuda.is_available():
         return {"skipped": "no CUDA device"}
     n, dim = sizes["cuda"]
-    runs = [run_child("child_manifold", impl="ours", n=n, dim=dim, k=5, device="cuda") for _ in range(repeats)]
-    kid_runs = [run_child("child_kid_cuda", n=n, dim=dim) for _ in range(repeats)]
+    runs = [run_child(child_manifold, impl="ours", n=n, dim=dim, k=5, device="cuda") for _ in range(repeats)]
+    kid_runs = [run_child(child_kid_cuda, n=n, dim=dim) for _ in range(repeats)]
     return {
         "device": torch.cuda.get_device_name(0),
         "prdc": {"n": n, "dim": dim, "seconds": _median(runs, "seconds"), "values": runs[0]["values"],

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import sys
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_metrics import ROOT, _environment, _measured  # noqa: E402 (also makes the engine importable)
+from bench_metrics import ROOT, _environment, _measured, run_child  # noqa: E402 (also makes the engine importable)
 
 SHAPE = (3, 32, 32)
 LEVELS = 256
@@ -268,29 +267,6 @@ def metric_flops(n_real: int, n_fake: int, dim: int, device: str) -> dict[str, d
 # ------------------------------------------------------------------------------------------------ parent
 
 
-def _entry(conn, name: str, kwargs: dict[str, Any]) -> None:
-    try:
-        conn.send({"ok": globals()[name](**kwargs)})
-    except Exception as error:  # reported in the JSON, the benchmark goes on
-        conn.send({"error": f"{type(error).__name__}: {error}"})
-
-
-def _spawn(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_entry, args=(child, name, kwargs))
-    process.start()
-    child.close()
-    try:
-        message = parent.recv()
-    except EOFError:
-        message = {"error": "child process died (out of memory?)"}
-    process.join()
-    if "error" in message:
-        raise RuntimeError(f"{name}({kwargs}): {message['error']}")
-    return message["ok"]
-
-
 def _reference_missing() -> str | None:
     import importlib.util
 
@@ -301,7 +277,7 @@ def _reference_missing() -> str | None:
 
 
 def bench_feature_space(features: str, n: int, device: str, repeats: int, scratch: str, rates: dict) -> dict[str, Any]:
-    evaluation = _spawn("child_evaluate", {"n": n, "features": features, "device": device, "scratch": scratch})
+    evaluation = run_child(child_evaluate, n=n, features=features, device=device, scratch=scratch)
     missing = _reference_missing()
     metrics: dict[str, Any] = {}
     for metric in ("fid", "kid", "prdc"):
@@ -309,8 +285,8 @@ def bench_feature_space(features: str, n: int, device: str, repeats: int, scratc
         for _ in range(repeats):
             arguments = {"metric": metric, "features": features, "device": device, "scratch": scratch}
             if missing is None:
-                theirs.append(_spawn("child_metric", {"impl": "torch-fidelity", **arguments}))
-            ours.append(_spawn("child_metric", {"impl": "ours", **arguments}))
+                theirs.append(run_child(child_metric, impl="torch-fidelity", **arguments))
+            ours.append(run_child(child_metric, impl="ours", **arguments))
         entry: dict[str, Any] = {"ours": _summary(ours)}
         if missing is None:
             entry["torch_fidelity"] = _summary(theirs)
@@ -370,9 +346,9 @@ def main(argv: list[str] | None = None) -> int:
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     result: dict[str, Any] = {"environment": _environment(), "n": args.n, "device": device, "repeats": args.repeats}
-    result["matmul_gflops"] = rates = _spawn("child_matmul_rates", {"device": device})
+    result["matmul_gflops"] = rates = run_child(child_matmul_rates, device=device)
     if args.metrics_only:
-        ours = _spawn("child_gaussian_metrics", {"n": args.n, "dim": args.dim, "device": device})
+        ours = run_child(child_gaussian_metrics, n=args.n, dim=args.dim, device=device)
         flops = metric_flops(args.n, args.n, args.dim, "cpu" if device == "cpu" else "cuda")
         result["metrics_only"] = {"dim": args.dim, **ours, "flops": flops}
         if device.startswith("cuda"):
