@@ -113,18 +113,17 @@ class _CentredPairs:
         rows = len(real) + len(fake)
         centre = (real.sum(0, dtype=np.float64) + fake.sum(0, dtype=np.float64)) / rows
         self.centre = centre.astype(real.dtype)  # the identity holds for any centre: one in the rows' precision
-        centre = self.centre.astype(np.float64)
-        constant = (self.gamma * float(centre @ centre) + coef0) / 2
+        self._centre64 = self.centre.astype(np.float64)
+        constant = (self.gamma * float(self._centre64 @ self._centre64) + coef0) / 2
         self.real_offset, self.fake_offset = (self._offsets(x, constant) for x in (real, fake))
 
     def _offsets(self, features: np.ndarray, constant: float) -> np.ndarray:
         """γ·c·(x − c) + (γ·c·c + coef0)/2 for every row, in float64: the kernel's argument is
         γ·(x − c)·(y − c) plus the offsets of x and of y."""
-        centre = self.centre.astype(np.float64)
         out = np.empty(len(features))
         for start in range(0, len(features), 4096):
-            rows = features[start : start + 4096].astype(np.float64) - centre
-            out[start : start + 4096] = dgemv(self.gamma, rows, centre) + constant
+            rows = features[start : start + 4096].astype(np.float64) - self._centre64
+            out[start : start + 4096] = dgemv(self.gamma, rows, self._centre64) + constant
         return out
 
     def mmd2(self, real_rows: np.ndarray, fake_rows: np.ndarray, dtype: type) -> float:
@@ -181,29 +180,27 @@ class _CentredPairs:
 def _mmd2_cpu(
     pairs: _CentredPairs, real_index: np.ndarray, fake_index: np.ndarray, steps: Steps
 ) -> tuple[np.ndarray, str]:
-    """Every subset pair with float32 products, then the float64 recheck (see above); returns how it went."""
+    """Every subset pair with float32 products, then the float64 recheck (see above); returns how it went.
+    No more subsets than the recheck takes: float64 from the start."""
     count = len(real_index)
-    values = np.array([_stepped(steps, pairs.mmd2(r, f, np.float32)) for r, f in zip(real_index, fake_index)])
-    checked = min(count, RECHECKED)
-    exact = np.array([pairs.mmd2(r, f, np.float64) for r, f in zip(real_index[:checked], fake_index[:checked])])
-    error = float(np.abs(values[:checked] - exact).max())
-    values[:checked] = exact
-    if checked == count:
+    values = np.empty(count)
+    for s in range(count):
+        values[s] = pairs.mmd2(real_index[s], fake_index[s], np.float32 if count > RECHECKED else np.float64)
+        steps("KID subsets")
+    if count <= RECHECKED:
         return values, "float64"
+    exact = np.array([pairs.mmd2(real_index[s], fake_index[s], np.float64) for s in range(RECHECKED)])
+    error = float(np.abs(values[:RECHECKED] - exact).max())
+    values[:RECHECKED] = exact
     allowed = TOLERANCE * float(values.std()) / np.sqrt(count)
     if error <= allowed:
-        return values, (f"float32 products of centred features, float64 sums; {checked} of {count} subsets "
+        return values, (f"float32 products of centred features, float64 sums; {RECHECKED} of {count} subsets "
                         f"recomputed in float64 differ by at most {error:.1e} (allowed {allowed:.1e})")
-    for s in range(checked, count):
+    for s in range(RECHECKED, count):
         steps.progress.check()
         values[s] = pairs.mmd2(real_index[s], fake_index[s], np.float64)
-    return values, (f"float64: float32 products of centred features differed by {error:.1e} on {checked} subsets, "
-                    f"over the {allowed:.1e} allowed, so every subset was recomputed")
-
-
-def _stepped(steps: Steps, value: float) -> float:
-    steps("KID subsets")
-    return value
+    return values, (f"float64: float32 products of centred features differed by {error:.1e} on {RECHECKED} "
+                    f"subsets, over the {allowed:.1e} allowed, so every subset was recomputed")
 
 
 @torch.inference_mode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -11,6 +12,10 @@ import torch
 from genloupe.engine.errors import MetricError
 from genloupe.engine.metrics import frechet_distance, inception_score, kid
 from genloupe.engine.metrics.intervals import t_interval, wilson_interval
+from genloupe.engine.metrics.knn import Steps
+from genloupe.engine.progress import null_progress
+
+kid_module = importlib.import_module("genloupe.engine.metrics.kid")  # the package exports the function kid
 
 
 def test_inception_score_equals_its_closed_form() -> None:
@@ -82,10 +87,13 @@ def test_kid_is_seeded_unbiased_and_has_an_honest_interval() -> None:
     assert small.subset_size == 150 and small.interval is None
 
 
-def _float64_kid(real: np.ndarray, fake: np.ndarray, real_rows: np.ndarray, fake_rows: np.ndarray) -> float:
-    """The unbiased MMD² of one subset pair, straight from the definition in float64."""
-    x, y = real[real_rows].astype(np.float64), fake[fake_rows].astype(np.float64)
+def _float64_kids(real: np.ndarray, fake: np.ndarray, subsets: int, m: int, seed: int) -> list[float]:
+    """The unbiased MMD² of each subset pair kid draws, straight from the definition in float64."""
+    draws = kid_module._draw(len(real), len(fake), subsets, m, np.random.default_rng(seed))
+    return [_float64_kid(real[r].astype(np.float64), fake[f].astype(np.float64)) for r, f in zip(*draws)]
 
+
+def _float64_kid(x: np.ndarray, y: np.ndarray) -> float:
     def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (a @ b.T / a.shape[1] + 1.0) ** 3
 
@@ -108,11 +116,7 @@ def test_kid_float32_products_match_float64_and_say_so() -> None:
     real, fake = pixel_like_pair(1200, 256, seed=11)
     result = kid(real, fake, subsets=12, subset_size=300, seed=2)
     assert result.precision.startswith("float32 products of centred features")
-    rng = np.random.default_rng(2)  # the draw kid makes: rounds of 4 disjoint pairs
-    expected = []
-    for _ in range(3):
-        real_rows, fake_rows = (rng.permutation(1200)[:1200].reshape(4, 300) for _ in range(2))
-        expected += [_float64_kid(real, fake, r, f) for r, f in zip(real_rows, fake_rows)]
+    expected = _float64_kids(real, fake, subsets=12, m=300, seed=2)
     spread_of_mean = result.std / np.sqrt(12)
     np.testing.assert_allclose(result.values, expected, rtol=0, atol=1e-3 * spread_of_mean)  # the promise
     assert abs(result.mean - np.mean(expected)) < 1e-5 * spread_of_mean  # what it achieves: ~1e-10
@@ -120,29 +124,16 @@ def test_kid_float32_products_match_float64_and_say_so() -> None:
 
 
 def test_kid_falls_back_to_float64_when_float32_is_not_good_enough(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    kid_module = sys.modules["genloupe.engine.metrics.kid"]
     real, fake = pixel_like_pair(900, 64, seed=12)
     monkeypatch.setattr(kid_module, "TOLERANCE", 0.0)  # no float32 error is small enough
     result = kid(real, fake, subsets=9, subset_size=300, seed=3)
     assert result.precision.startswith("float64: float32 products of centred features differed")
-    rng = np.random.default_rng(3)
-    expected = []
-    for _ in range(3):
-        real_rows, fake_rows = (rng.permutation(900).reshape(3, 300) for _ in range(2))
-        expected += [_float64_kid(real, fake, r, f) for r, f in zip(real_rows, fake_rows)]
+    expected = _float64_kids(real, fake, subsets=9, m=300, seed=3)
     assert result.values == pytest.approx(expected, rel=1e-12)
 
 
 def test_kid_batched_float64_path_of_gpus_equals_the_cpu_path() -> None:
     """The CUDA path (batched float64 products), run here on CPU tensors, gives the CPU path's values."""
-    import sys
-
-    from genloupe.engine.metrics.knn import Steps
-    from genloupe.engine.progress import null_progress
-
-    kid_module = sys.modules["genloupe.engine.metrics.kid"]
     real, fake = pixel_like_pair(900, 48, seed=14)
     result = kid(real, fake, subsets=6, subset_size=300, seed=4)
     real_rows, fake_rows = kid_module._draw(900, 900, 6, 300, np.random.default_rng(4))
@@ -155,7 +146,6 @@ def test_kid_batched_float64_path_of_gpus_equals_the_cpu_path() -> None:
 
 def test_kid_subsets_come_in_rounds_of_disjoint_pairs() -> None:
     """Each round cuts both sets into ⌊N/m⌋ disjoint subsets; the first round gives the interval."""
-    kid_module = __import__("sys").modules["genloupe.engine.metrics.kid"]
     real_rows, fake_rows = kid_module._draw(1000, 700, 7, 200, np.random.default_rng(0))
     assert real_rows.shape == fake_rows.shape == (7, 200)
     for rows, n in ((real_rows, 1000), (fake_rows, 700)):
