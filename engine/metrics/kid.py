@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg.blas import dgemm, dgemv, dsyrk, sgemm, ssyrk
+from scipy.linalg.blas import dgemv, dsyrk, ssyrk
 
 from ..device import resolve_device
 from ..errors import MetricError
@@ -103,8 +103,13 @@ def _mmd2_batched(
 class _CentredPairs:
     """The CPU's MMD² of one subset pair from products of rows centred on the joint mean (see above).
 
-    All products go through SciPy's BLAS: NumPy ships a second OpenBLAS, and on few cores alternating
-    between the two (or torch's OpenMP pool) doubles every call while the other's threads spin."""
+    Both subsets are stacked into one matrix Z = [x; y] − c, so a single rank-k update Z Zᵀ gives x xᵀ,
+    y yᵀ and x yᵀ at once (the upper triangle: each unordered pair once). The kernel sums then run over
+    that triangle in row blocks that stay in cache, in float64. All products go through SciPy's BLAS:
+    NumPy ships a second OpenBLAS, and on few cores alternating between the two (or torch's OpenMP pool)
+    doubles every call while the other's threads spin."""
+
+    BLOCK = 32  # rows of the triangle per step: two float64 scratch blocks of BLOCK × 2m fit a core's L2
 
     def __init__(self, real: np.ndarray, fake: np.ndarray, kernel: tuple[int, float, float]) -> None:
         self.real, self.fake = real, fake
@@ -113,67 +118,74 @@ class _CentredPairs:
         rows = len(real) + len(fake)
         centre = (real.sum(0, dtype=np.float64) + fake.sum(0, dtype=np.float64)) / rows
         self.centre = centre.astype(real.dtype)  # the identity holds for any centre: one in the rows' precision
-        self._centre64 = self.centre.astype(np.float64)
-        constant = (self.gamma * float(self._centre64 @ self._centre64) + coef0) / 2
-        self.real_offset, self.fake_offset = (self._offsets(x, constant) for x in (real, fake))
+        centre64 = self.centre.astype(np.float64)
+        constant = (coef0 - self.gamma * float(centre64 @ centre64)) / 2
+        self.real_offset, self.fake_offset = (self._offsets(x, centre64, constant) for x in (real, fake))
 
-    def _offsets(self, features: np.ndarray, constant: float) -> np.ndarray:
-        """γ·c·(x − c) + (γ·c·c + coef0)/2 for every row, in float64: the kernel's argument is
-        γ·(x − c)·(y − c) plus the offsets of x and of y."""
+    def _offsets(self, features: np.ndarray, centre: np.ndarray, constant: float) -> np.ndarray:
+        """γ·c·(x − c) + (γ·c·c + coef0)/2 = γ·c·x + (coef0 − γ·c·c)/2 for every row, in float64: the
+        kernel's argument is γ·(x − c)·(y − c) plus the offsets of x and of y."""
         out = np.empty(len(features))
         for start in range(0, len(features), 4096):
-            rows = features[start : start + 4096].astype(np.float64) - self._centre64
-            out[start : start + 4096] = dgemv(self.gamma, rows, self._centre64) + constant
+            rows = features[start : start + 4096].astype(np.float64, copy=False)
+            out[start : start + 4096] = dgemv(self.gamma, rows.T, centre, trans=1) + constant  # no layout copy
         return out
 
     def mmd2(self, real_rows: np.ndarray, fake_rows: np.ndarray, dtype: type) -> float:
-        x = self._centred(self.real, real_rows, "real", dtype)
-        y = self._centred(self.fake, fake_rows, "fake", dtype)
-        x_offset, y_offset = self.real_offset[real_rows], self.fake_offset[fake_rows]
-        rank_k, product = (ssyrk, sgemm) if dtype == np.float32 else (dsyrk, dgemm)
-        within = sum(2.0 * self._kernel_sum(rank_k(1.0, a.T, trans=1), offset, offset, upper=True)
-                     for a, offset in ((x, x_offset), (y, y_offset)))  # x xᵀ: upper triangle, zeros below
-        across = self._kernel_sum(product(1.0, x.T, y.T, trans_a=1), x_offset, y_offset)
         m = len(real_rows)
+        rows_dtype = np.promote_types(self.real.dtype, dtype)
+        stacked = self._buffer(f"stacked {rows_dtype}", (2 * m, self.real.shape[1]), rows_dtype)
+        self._centred(self.real, real_rows, stacked[:m])
+        self._centred(self.fake, fake_rows, stacked[m:])
+        stacked = stacked.astype(dtype, copy=False)
+        rank_k = ssyrk if dtype == np.float32 else dsyrk
+        products = self._buffer(f"products {np.dtype(dtype)}", (2 * m, 2 * m), dtype, order="F")
+        products = rank_k(self.gamma, stacked.T, trans=1, lower=1, c=products, overwrite_c=1)  # γ Z Zᵀ, lower
+        offsets = np.concatenate([self.real_offset[real_rows], self.fake_offset[fake_rows]])
+        within, across = self._triangle_sums(products.T, offsets, m)  # the transpose: upper, row-major
         return within / (m * (m - 1)) - 2.0 * across / (m * m)
 
-    def _centred(self, features: np.ndarray, rows: np.ndarray, name: str, dtype: type) -> np.ndarray:
-        """The rows minus the centre in ``dtype``: exactly, in float64 (float32 values differ exactly there);
-        rounded once, in float32 (float32 arithmetic for float32 features, else a rounded float64 difference)."""
-        out = self._buffer(name, (len(rows), features.shape[1]), np.promote_types(features.dtype, dtype))
+    def _centred(self, features: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+        """The rows minus the centre into ``out``: exactly, in float64 (float32 values differ exactly
+        there); rounded once, in float32 (float32 arithmetic for float32 features)."""
         if out.dtype == features.dtype:
             np.take(features, rows, axis=0, out=out)
         else:
             out[...] = features[rows]
         out -= self.centre
-        return out.astype(dtype, copy=False)
 
-    def _kernel_sum(self, products: np.ndarray, row_offset: np.ndarray, column_offset: np.ndarray,
-                    upper: bool = False) -> float:
-        """Σ k over the matrix (or its strict upper triangle), in float64."""
-        argument = self._buffer("argument", products.shape, np.float64)
-        np.multiply(products, self.gamma, out=argument)
-        argument += row_offset[:, None]
-        argument += column_offset[None, :]
-        if upper:
-            argument *= self._upper(len(products))  # 0 on and below the diagonal, where the kernel is then 0
-        kernel = self._buffer("kernel", products.shape, np.float64)
-        np.copyto(kernel, argument)
-        for _ in range(self.degree - 1):  # repeated products: np.power is 5x slower
-            kernel *= argument
-        return float(kernel.sum())
+    def _triangle_sums(self, products: np.ndarray, offsets: np.ndarray, m: int) -> tuple[float, float]:
+        """Σ k over the strict upper triangle of the 2m × 2m products γ Z Zᵀ, in float64: within the two
+        sets (x–x and y–y pairs), and across them (x–y pairs)."""
+        within = across = 0.0
+        width = 2 * m
+        argument = self._buffer("argument", (self.BLOCK, width), np.float64)
+        kernel = self._buffer("kernel", (self.BLOCK, width), np.float64)
+        below = ~np.triu(np.ones((self.BLOCK, self.BLOCK), dtype=bool), 1)  # the diagonal and below it
+        for start in (*range(0, m, self.BLOCK), *range(m, width, self.BLOCK)):
+            stop = min(start + self.BLOCK, m if start < m else width)
+            rows, columns = stop - start, width - start
+            a = argument[:rows, :columns]
+            np.add(products[start:stop, start:], offsets[None, start:], out=a)
+            a += offsets[start:stop, None]
+            a[:, :rows][below[:rows, :rows]] = 0.0  # not pairs of the triangle: the kernel of 0 is 0
+            k = kernel[:rows, :columns]
+            np.multiply(a, a, out=k) if self.degree > 1 else np.copyto(k, a)
+            for _ in range(self.degree - 2):  # repeated products: np.power is 5x slower
+                k *= a
+            if start < m:
+                within += float(k[:, : m - start].sum())
+                across += float(k[:, m - start :].sum())
+            else:
+                within += float(k.sum())
+        return 2.0 * within, across
 
-    def _upper(self, m: int) -> np.ndarray:
-        mask = self._buffers.get("upper")
-        if mask is None or mask.shape != (m, m):
-            mask = self._buffers["upper"] = np.triu(np.ones((m, m)), 1)
-        return mask
-
-    def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        """Scratch arrays kept between subsets: fresh ones cost page faults on every call."""
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: type, order: str = "C") -> np.ndarray:
+        """Scratch arrays kept between subsets (fresh ones cost page faults on every call), zeroed once: the
+        products' upper triangle, which the rank-k update never writes, stays finite."""
         out = self._buffers.get(name)
         if out is None or out.shape != shape or out.dtype != dtype:
-            out = self._buffers[name] = np.empty(shape, dtype)
+            out = self._buffers[name] = np.zeros(shape, dtype, order=order)
         return out
 
 

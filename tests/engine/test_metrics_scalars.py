@@ -87,15 +87,18 @@ def test_kid_is_seeded_unbiased_and_has_an_honest_interval() -> None:
     assert small.subset_size == 150 and small.interval is None
 
 
-def _float64_kids(real: np.ndarray, fake: np.ndarray, subsets: int, m: int, seed: int) -> list[float]:
+def _float64_kids(real: np.ndarray, fake: np.ndarray, subsets: int, m: int, seed: int,
+                  kernel: tuple[int, float | None, float] = (3, None, 1.0)) -> list[float]:
     """The unbiased MMD² of each subset pair kid draws, straight from the definition in float64."""
     draws = kid_module._draw(len(real), len(fake), subsets, m, np.random.default_rng(seed))
-    return [_float64_kid(real[r].astype(np.float64), fake[f].astype(np.float64)) for r, f in zip(*draws)]
+    return [_float64_kid(real[r].astype(np.float64), fake[f].astype(np.float64), kernel) for r, f in zip(*draws)]
 
 
-def _float64_kid(x: np.ndarray, y: np.ndarray) -> float:
+def _float64_kid(x: np.ndarray, y: np.ndarray, kernel_parameters: tuple[int, float | None, float]) -> float:
+    degree, gamma, coef0 = kernel_parameters
+
     def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (a @ b.T / a.shape[1] + 1.0) ** 3
+        return (a @ b.T * (1 / a.shape[1] if gamma is None else gamma) + coef0) ** degree
 
     m = len(x)
     xx, yy = kernel(x, x), kernel(y, y)
@@ -121,6 +124,18 @@ def test_kid_float32_products_match_float64_and_say_so() -> None:
     np.testing.assert_allclose(result.values, expected, rtol=0, atol=1e-3 * spread_of_mean)  # the promise
     assert abs(result.mean - np.mean(expected)) < 1e-5 * spread_of_mean  # what it achieves: ~1e-10
     assert result.values[:3] == pytest.approx(expected[:3], rel=1e-12)  # the rechecked subsets are float64
+
+
+@pytest.mark.parametrize(("degree", "gamma", "coef0", "m"), [(1, None, 1.0, 40), (2, 0.3, 0.5, 7), (4, 0.01, 2.0, 33)])
+def test_kid_any_polynomial_kernel_and_subset_size_matches_the_definition(
+    degree: int, gamma: float | None, coef0: float, m: int
+) -> None:
+    """Subset sizes below, at and off the kernel sums' row blocks, kernels other than the cubic."""
+    real, fake = pixel_like_pair(200, 24, seed=15)
+    result = kid(real, fake, subsets=8, subset_size=m, degree=degree, gamma=gamma, coef0=coef0, seed=6)
+    expected = _float64_kids(real, fake, subsets=8, m=m, seed=6, kernel=(degree, gamma, coef0))
+    np.testing.assert_allclose(result.values, expected, rtol=0, atol=1e-3 * result.std / np.sqrt(8))
+    assert result.values[:3] == pytest.approx(expected[:3], rel=1e-12)
 
 
 def test_kid_falls_back_to_float64_when_float32_is_not_good_enough(monkeypatch: pytest.MonkeyPatch) -> None:
