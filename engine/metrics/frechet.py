@@ -160,8 +160,7 @@ def _trace_sqrt_product(a: _Gaussian, b: _Gaussian) -> float:
         product = matmul(matmul(a.thin, b.cov), a.thin.T.contiguous())
     else:
         return _trace_sqrt_covariances(a.cov, b.cov)
-    product = (product + product.T) / 2
-    return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
+    return _trace_sqrt(product)
 
 
 def _trace_sqrt_covariances(c1: torch.Tensor, c2: torch.Tensor) -> float:
@@ -173,8 +172,12 @@ def _trace_sqrt_covariances(c1: torch.Tensor, c2: torch.Tensor) -> float:
     else:
         values, vectors = eigh(c1)
         factor, b = vectors * _numerically_psd(values).sqrt(), c2
-    product = matmul(matmul(factor.T.contiguous(), b), factor)
-    product = (product + product.T) / 2
+    return _trace_sqrt(matmul(matmul(factor.T.contiguous(), b), factor))
+
+
+def _trace_sqrt(product: torch.Tensor) -> float:
+    """Σ √λ over a symmetric PSD matrix's eigenvalues. Only its lower triangle is read, so the rounding
+    asymmetry of a product Aᵀ B A needs no symmetrising pass."""
     return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
 
 

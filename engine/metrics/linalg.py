@@ -50,10 +50,10 @@ def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) ->
 
 
 def eigvalsh(a: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of a symmetric matrix, ascending."""
+    """Eigenvalues of a symmetric matrix, ascending; only the lower triangle is read (on both devices)."""
     if a.device.type != "cpu":
-        return torch.linalg.eigvalsh(a)
-    return torch.from_numpy(np.linalg.eigvalsh(a.numpy()))
+        return torch.linalg.eigvalsh(a, UPLO="L")
+    return torch.from_numpy(np.linalg.eigvalsh(a.numpy(), UPLO="L"))
 
 
 def eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
