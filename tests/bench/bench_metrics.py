@@ -183,8 +183,24 @@ def child_kid_cuda(n: int, dim: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "kid_mean": result.mean, "kid_std": result.std}
 
 
+def _thread_settings(reference: bool) -> None:
+    """Each program's BLAS thread settings as its users get them, before NumPy loads in this child: ours
+    with GenLoupe's (engine/threads.py), a reference without them (this child inherits them from the
+    parent, which imported the engine)."""
+    if "numpy" in sys.modules:
+        raise RuntimeError("NumPy was imported before the child's BLAS thread settings were made")
+    from genloupe.engine.threads import BLAS_IDLE_SETTINGS  # importing the engine makes them
+
+    if reference:
+        for name, value in BLAS_IDLE_SETTINGS.items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
+
+
 def _entry(conn, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """A child's body: children taking an ``impl`` other than "ours" run a reference implementation."""
     try:
+        _thread_settings(reference=kwargs.get("impl", "ours") != "ours")
         conn.send({"ok": function(**kwargs)})
     except Exception as error:  # reported in the JSON, the benchmark goes on
         conn.send({"error": f"{type(error).__name__}: {error}"})
