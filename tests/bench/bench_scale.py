@@ -1,7 +1,7 @@
 """Evaluation throughput at a real size: N samples against N reference images of 3×32×32, stage by stage,
 and the metric stage against torch-fidelity on the same features, with the arithmetic it has to do.
 
-    python tests/bench/bench_scale.py [--n 10000] [--features pixels,inception-fid] [--repeats 3] [--json OUT]
+    python tests/bench/bench_scale.py [--n 10000] [--features pixels,inception-fid] [--repeats 3] [--json OUT] [--scratch DIR]
     python tests/bench/bench_scale.py --metrics-only --n 50000 --dim 2048 [--device cuda]     # GPU targets
 
 End to end: a diagonal Gaussian fitted to N seeded synthetic 3×32×32 images (256 levels) is evaluated by
@@ -25,6 +25,10 @@ torch-fidelity's metric code is compiled from its installed files without import
 tests/engine/test_metrics_reference.py does; ``pip install --no-deps torch-fidelity``). Where it is
 missing — the GPU machines — that part is skipped with a note and ours still runs.
 
+``--scratch DIR`` keeps the scratch folder (random weights, the evaluation's feature cache, the features the
+metric children read): a rerun with the same DIR evaluates again, but its features stage reads the cache,
+so the metric stage can be re-measured without the Inception network's 40 minutes on two cores.
+
 ``--metrics-only`` skips the evaluation and times ours on seeded Gaussian features of ``--dim`` columns on
 the device, against the targets of issue 9 (50 000 vs 50 000 at d = 2048 on an H100-class card: P/R/D/C
 ≤ 1 s, KID ≤ 0.5 s, FD ≤ 0.1 s). It imports only engine code, so it runs where PySide6 is absent.
@@ -33,6 +37,7 @@ the device, against the targets of issue 9 (50 000 vs 50 000 at d = 2048 on an H
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -318,6 +323,9 @@ def _random_inception_weights(scratch: str) -> str:
     batch norms as the identity), so features differ between images as a trained network's do. torch's
     default initialisation shrinks it layer by layer: its features are ~1e-8 for every image and would
     time the metrics on degenerate (singular) statistics."""
+    path = Path(scratch) / "inception-random.pt"
+    if path.exists():  # a kept scratch folder (--scratch): the same seeded weights
+        return str(path)
     import torch
 
     from genloupe.engine.features.inception import FIDInceptionV3
@@ -327,7 +335,6 @@ def _random_inception_weights(scratch: str) -> str:
     for module in network.modules():
         if isinstance(module, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-    path = Path(scratch) / "inception-random.pt"
     torch.save(network.state_dict(), path)
     return str(path)
 
@@ -341,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-only", action="store_true", help="ours on Gaussian features of --dim (GPU targets)")
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--scratch", type=Path, help="keep the random weights, feature cache and features in this "
+                        "folder: a rerun's features stage then reads the cache (its time is the cache's)")
     args = parser.parse_args(argv)
     import torch
 
@@ -355,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
             result["checks"] = {f"{name} <= {limit} s": ours[name if name != "fd" else "fd_step"]["seconds"] <= limit
                                 for name, limit in GPU_TARGETS_S.items()}
     else:
-        with tempfile.TemporaryDirectory(prefix="genloupe-bench-scale-") as scratch:
+        kept = contextlib.nullcontext(str(args.scratch)) if args.scratch else None
+        with kept or tempfile.TemporaryDirectory(prefix="genloupe-bench-scale-") as scratch:
+            Path(scratch).mkdir(parents=True, exist_ok=True)
             os.environ["GENLOUPE_CACHE_DIR"] = str(Path(scratch) / "cache")  # children inherit it
             os.environ["GENLOUPE_INCEPTION_WEIGHTS"] = _random_inception_weights(scratch)
             result["feature_spaces"] = [bench_feature_space(f, args.n, device, args.repeats, scratch, rates)
