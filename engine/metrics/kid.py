@@ -233,7 +233,9 @@ def kid(
 ) -> KernelDistance:
     """KID as mean ± std over seeded random subsets, with an interval from disjoint subsets (see above).
 
-    ``subset_size`` shrinks to the smaller set's size when a set is smaller (reported in the result).
+    ``subset_size`` shrinks to the smaller set's size when a set is smaller (reported in the result). When
+    it equals both sets' sizes every subset pair is the two whole sets: MMD² is computed once, in float64,
+    and the ``subsets`` values are that one value (std 0).
     """
     where = resolve_device(device)
     real_t = as_features(real, "real features", where, min_rows=2)
@@ -245,21 +247,23 @@ def kid(
     n_real, n_fake = real_t.shape[0], fake_t.shape[0]
     m = min(subset_size, n_real, n_fake)
     kernel = (degree, 1.0 / real_t.shape[1] if gamma is None else gamma, coef0)
-    real_index, fake_index = _draw(n_real, n_fake, subsets, m, np.random.default_rng(seed))
+    drawn = 1 if m == n_real == n_fake else subsets  # then every subset pair is the two whole sets: one will do
+    real_index, fake_index = _draw(n_real, n_fake, drawn, m, np.random.default_rng(seed))
     progress = progress or null_progress()
 
     if where.type == "cpu":
         pairs = _CentredPairs(real_t.numpy(), fake_t.numpy(), kernel)
-        values, precision = _mmd2_cpu(pairs, real_index, fake_index, Steps(progress, subsets))
+        values, precision = _mmd2_cpu(pairs, real_index, fake_index, Steps(progress, drawn))
     else:
 
         def compute(budget: int) -> np.ndarray:
             budget = working_budget(budget, where)
-            steps = Steps(progress, -(-subsets // _batch(m, real_t.shape[1], budget)))
+            steps = Steps(progress, -(-drawn // _batch(m, real_t.shape[1], budget)))
             return _mmd2_batched(real_t, fake_t, real_index, fake_index, kernel, budget, steps)
 
         with full_precision_matmul():
             values, precision = with_memory_backoff(compute, memory_budget), "float64"
+    values = np.resize(values, subsets)
     mean = float(values.mean())
     parts = min(subsets, min(n_real, n_fake) // m)
     interval = t_interval(mean, values[:parts], level,

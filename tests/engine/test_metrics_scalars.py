@@ -138,6 +138,17 @@ def test_kid_any_polynomial_kernel_and_subset_size_matches_the_definition(
     assert result.values[:3] == pytest.approx(expected[:3], rel=1e-12)
 
 
+def test_kid_of_two_whole_sets_is_computed_once_in_float64() -> None:
+    """Subsets as large as both sets are the whole sets every time: one float64 MMD², not 100 recomputations
+    that float32's rounding (against a spread of 0) would all send to float64."""
+    real, fake = pixel_like_pair(150, 32, seed=16)
+    result = kid(real, fake, subsets=100, subset_size=150)
+    assert result.precision == "float64" and result.subset_size == 150 and result.std == 0.0
+    assert result.values.shape == (100,) and result.interval is None
+    assert result.mean == pytest.approx(_float64_kid(real.astype(np.float64), fake.astype(np.float64),
+                                                     (3, None, 1.0)), rel=1e-12)
+
+
 def test_kid_falls_back_to_float64_when_float32_is_not_good_enough(monkeypatch: pytest.MonkeyPatch) -> None:
     real, fake = pixel_like_pair(900, 64, seed=12)
     monkeypatch.setattr(kid_module, "TOLERANCE", 0.0)  # no float32 error is small enough
