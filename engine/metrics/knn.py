@@ -203,11 +203,41 @@ class Candidates:
     def offer_tile(self, rows: slice, tile: torch.Tensor, col_start: int, dim: int = 1) -> None:
         """Merge a tile's smallest values per row (``dim=1``) or per column (``dim=0``: the transposed half
         of a symmetric tile, whose columns are then the query rows)."""
+        worst = self.values[rows].amax(1)
+        if tile.device.type == "cpu" and bool(torch.isfinite(worst).all()):
+            self._offer_below(rows, tile, col_start, dim, worst)
+            return
         values, positions = tile.topk(min(self.kc, tile.shape[dim]), dim=dim, largest=False, sorted=False)
         if dim == 0:
             values, positions = values.T, positions.T
+        self._merge(rows, values, positions + col_start)
+
+    def _offer_below(self, rows: slice, tile: torch.Tensor, col_start: int, dim: int, worst: torch.Tensor) -> None:
+        """Once every query row holds kc candidates only values below its current worst can enter, and
+        after the first tiles those are few: on the CPU one comparison pass finds them, cheaper than a
+        top-k over the whole tile. (On a GPU the top-k is cheap and finding them would synchronise.)"""
+        if dim == 1:
+            query, column = (tile < worst[:, None]).nonzero(as_tuple=True)
+        else:
+            column, query = (tile < worst[None, :]).nonzero(as_tuple=True)
+            order = query.argsort(stable=True)
+            query, column = query[order], column[order]
+        if query.numel() == 0:
+            return
+        values = tile[query, column] if dim == 1 else tile[column, query]
+        lines, counts = torch.unique_consecutive(query, return_counts=True)
+        line = torch.arange(lines.numel()).repeat_interleave(counts)
+        slot = torch.arange(query.numel()) - (counts.cumsum(0) - counts).repeat_interleave(counts)
+        offered = torch.full((lines.numel(), int(counts.max())), math.inf, dtype=tile.dtype)
+        offered_indices = torch.full(offered.shape, -1, dtype=torch.int64)
+        offered[line, slot] = values
+        offered_indices[line, slot] = column + col_start
+        self._merge(lines + rows.start, offered, offered_indices)
+
+    def _merge(self, rows: slice | torch.Tensor, values: torch.Tensor, indices: torch.Tensor) -> None:
+        """Keep the kc smallest of each row's candidates and the offered values (``inf`` pads)."""
         merged_values = torch.cat([self.values[rows], values], 1)
-        merged_indices = torch.cat([self.indices[rows], positions + col_start], 1)
+        merged_indices = torch.cat([self.indices[rows], indices], 1)
         best, where = merged_values.topk(self.kc, dim=1, largest=False, sorted=False)
         self.values[rows] = best
         self.indices[rows] = merged_indices.gather(1, where)
