@@ -112,12 +112,24 @@ def exact_sq_distances(
     a: torch.Tensor, a_index: torch.Tensor, b: torch.Tensor, b_index: torch.Tensor, memory_budget: int
 ) -> torch.Tensor:
     """Σ(a_i − b_j)² in float64 for the given index pairs (exactly 0 for identical points)."""
+    if a.device.type == "cpu":
+        return torch.from_numpy(_exact_sq_distances_cpu(a.numpy(), a_index.numpy(), b.numpy(), b_index.numpy()))
     out = torch.empty(a_index.shape[0], dtype=torch.float64, device=a.device)
     step = max(1, memory_budget // (a.shape[1] * 32))  # two gathered rows, their float64 copies, the difference
     for start in range(0, a_index.shape[0], step):
         stop = start + step
         diff = a[a_index[start:stop]].to(torch.float64) - b[b_index[start:stop]].to(torch.float64)
         out[start:stop] = diff.square_().sum(1)
+    return out
+
+
+def _exact_sq_distances_cpu(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: np.ndarray) -> np.ndarray:
+    """NumPy subtracts in float64 as it casts and sums the squares in one pass, in chunks that stay in
+    cache: half the time of torch's separate copies, and no hand-over to torch's OpenMP pool."""
+    out = np.empty(len(a_index))
+    for start in range(0, len(a_index), 256):
+        diff = np.subtract(a[a_index[start : start + 256]], b[b_index[start : start + 256]], dtype=np.float64)
+        out[start : start + 256] = np.einsum("ij,ij->i", diff, diff)
     return out
 
 
