@@ -170,7 +170,10 @@ class _CentredPairs:
             a += offsets[start:stop, None]
             a[:, :rows][below[:rows, :rows]] = 0.0  # not pairs of the triangle: the kernel of 0 is 0
             k = kernel[:rows, :columns]
-            np.multiply(a, a, out=k) if self.degree > 1 else np.copyto(k, a)
+            if self.degree == 1:
+                np.copyto(k, a)
+            else:
+                np.multiply(a, a, out=k)
             for _ in range(self.degree - 2):  # repeated products: np.power is 5x slower
                 k *= a
             if start < m:
