@@ -260,11 +260,14 @@ def metric_flops(n_real: int, n_fake: int, dim: int, device: str) -> dict[str, d
                + (0 if n_real > dim and n_real // parts > dim else parts * fit(n_real // parts))
                + (0 if n_fake > dim and n_fake // parts > dim else parts * fit(n_fake // parts)))
     m = min(KID_SUBSET_SIZE, n_real, n_fake)
-    per_subset = 4.0 * m * m * dim  # two rank-k updates (m²d each) and one product (2m²d)
-    if device == "cpu":  # float32 products, three subsets again in float64 (the recheck)
-        kid = {"float32": KID_SUBSETS * per_subset, "float64": min(KID_SUBSETS, RECHECKED) * per_subset}
+    per_subset = 4.0 * m * m * dim  # the rank-k update of both subsets stacked: (2m)²d
+    subsets = 1 if m == n_real == n_fake else KID_SUBSETS  # subsets as large as both sets: computed once
+    if device == "cpu" and subsets > RECHECKED:  # float32 products, three subsets again in float64 (the recheck)
+        kid = {"float32": subsets * per_subset, "float64": RECHECKED * per_subset}
+    elif device == "cpu":
+        kid = {"float32": 0.0, "float64": subsets * per_subset}
     else:  # float64 batched full products
-        kid = {"float32": 0.0, "float64": KID_SUBSETS * 1.5 * per_subset}
+        kid = {"float32": 0.0, "float64": subsets * 1.5 * per_subset}
     knn = (n_real * n_real + n_fake * n_fake) * width + 2.0 * n_real * n_fake * width  # own sets: each pair once
     return {"float64": {"fd": fd, "kid": kid["float64"]}, "float32": {"kid": kid["float32"], "prdc": knn}}
 
