@@ -4,8 +4,10 @@ FD = ‖μ1 − μ2‖² + tr C1 + tr C2 − 2 tr √(C1^½ C2 C1^½), everythin
 accumulated in chunks around the mean, and float32 in either step costs up to 5e-3 relative error. The
 trace of the square root is Σ √λ over the eigenvalues of a symmetric positive semi-definite matrix with
 the spectrum of C1^½ C2 C1^½: Lᵀ C2 L with L the Cholesky factor of C1 (or of C2) when one is positive
-definite, else Wᵀ C2 W with W = V Λ^½ from the symmetric eigendecomposition of C1. Eigenvalues below the
-rounding floor d·ε·λ_max count as 0 (their square roots would add √ε-sized noise per null direction).
+definite, else Fᵀ C2 F with C1 = F Fᵀ from a rank-revealing factorisation of C1 (pivoted Cholesky on the
+CPU, the eigendecomposition on a GPU), which drops the directions below its rounding floor; eigenvalues
+of the product below d·ε·λ_max count as 0 too (their square roots would add √ε-sized noise per null
+direction: with singular covariances the value is defined to about √ε·√λ_max per such direction).
 A set with no more rows than dimensions (n ≤ d) keeps its centred rows F = (X − μ)/√(n − 1) instead of a
 covariance, C = FᵀF: C1 C2 has the non-zero eigenvalues of F1 C2 F1ᵀ, or of M Mᵀ with M = F1 F2ᵀ when both
 sets are thin, so the eigenvalue problem shrinks from d × d to n × n (the subsets behind the interval
@@ -40,7 +42,7 @@ from ..progress import Progress, null_progress
 from .inputs import as_features, check_same_dim
 from .intervals import Interval, t_interval
 from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
-from .linalg import cholesky, eigh, eigvalsh, full_precision_matmul, matmul
+from .linalg import cholesky, eigvalsh, full_precision_matmul, matmul, psd_factor
 
 Moments = tuple[torch.Tensor, torch.Tensor]  # mean (d,), covariance (d, d), float64
 
@@ -170,8 +172,7 @@ def _trace_sqrt_covariances(c1: torch.Tensor, c2: torch.Tensor) -> float:
         if factor is not None:
             break
     else:
-        values, vectors = eigh(c1)
-        factor, b = vectors * _numerically_psd(values).sqrt(), c2
+        factor, b = psd_factor(c1), c2
     return _trace_sqrt(matmul(matmul(factor.T.contiguous(), b), factor))
 
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from scipy.linalg.lapack import dpstrf
 
 
 @contextmanager
@@ -56,12 +57,21 @@ def eigvalsh(a: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.linalg.eigvalsh(a.numpy(), UPLO="L"))
 
 
-def eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix."""
+def psd_factor(a: torch.Tensor) -> torch.Tensor:
+    """F (n × r) with ``a`` = F Fᵀ up to rounding, for a symmetric positive semi-definite matrix of
+    numerical rank r. On the CPU LAPACK's pivoted Cholesky (rank-revealing, n³/3 operations; it stops
+    where the remaining diagonal falls below n·u·its largest entry); on a GPU, which torch gives no
+    pivoted Cholesky, V Λ^½ over the eigenvalues above the rounding floor n·ε·λ_max (about 9n³)."""
     if a.device.type != "cpu":
-        return torch.linalg.eigh(a)
-    values, vectors = np.linalg.eigh(a.numpy())
-    return torch.from_numpy(values), torch.from_numpy(vectors)
+        values, vectors = torch.linalg.eigh(a)
+        keep = values > a.shape[0] * torch.finfo(a.dtype).eps * float(values.abs().max())
+        return vectors[:, keep] * values[keep].sqrt()
+    factor, pivots, rank, info = dpstrf(a.numpy(), lower=1)
+    if info < 0:
+        raise ValueError(f"pivoted Cholesky: argument {-info} is invalid")
+    out = np.empty((a.shape[0], rank))
+    out[pivots - 1] = np.tril(factor[:, :rank])  # a[p][:, p] = L Lᵀ, so a = F Fᵀ with F's rows unpermuted
+    return torch.from_numpy(out)
 
 
 def cholesky(a: torch.Tensor) -> torch.Tensor | None:

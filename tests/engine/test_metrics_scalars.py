@@ -13,6 +13,7 @@ from genloupe.engine.errors import MetricError
 from genloupe.engine.metrics import frechet_distance, inception_score, kid
 from genloupe.engine.metrics.intervals import t_interval, wilson_interval
 from genloupe.engine.metrics.knn import Steps
+from genloupe.engine.metrics.linalg import psd_factor
 from genloupe.engine.progress import null_progress
 
 kid_module = importlib.import_module("genloupe.engine.metrics.kid")  # the package exports the function kid
@@ -56,6 +57,39 @@ def test_frechet_distance_of_a_scaled_copy_has_a_closed_form(n: int) -> None:
     assert frechet_distance(real, s * real).value == pytest.approx(expected, rel=1e-9)
     shift = np.linspace(-1, 1, 48)
     assert frechet_distance(real, real + shift).value == pytest.approx(shift @ shift, rel=1e-8)
+
+
+def test_frechet_distance_of_low_rank_features_has_the_closed_form_too() -> None:
+    """More rows than dimensions but rank 6 of 40 (dead or dependent features): both covariances are
+    singular, so no Cholesky factor exists and C1 is factored by pivoted Cholesky at its numerical rank."""
+    rng = np.random.default_rng(7)
+    real = rng.standard_normal((600, 6)) @ rng.standard_normal((6, 40)) + 0.5
+    s = 0.6
+    mean, cov = real.mean(0), np.cov(real, rowvar=False)
+    assert np.linalg.matrix_rank(cov) == 6
+    assert frechet_distance(real, s * real).value == pytest.approx((1 - s) ** 2 * (mean @ mean + np.trace(cov)), rel=1e-9)
+
+
+def test_psd_factor_reveals_the_rank() -> None:
+    rng = np.random.default_rng(8)
+    rows = rng.standard_normal((5, 30))
+    low_rank = torch.from_numpy(rows.T @ rows)
+    factor = psd_factor(low_rank)
+    assert factor.shape == (30, 5)
+    torch.testing.assert_close(factor @ factor.T, low_rank, rtol=0, atol=1e-12 * float(low_rank.abs().max()))
+    full = low_rank + torch.eye(30)
+    assert psd_factor(full).shape == (30, 30)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_psd_factor_on_a_gpu_factors_the_same_matrix() -> None:
+    rng = np.random.default_rng(9)
+    rows = rng.standard_normal((5, 30))
+    low_rank = torch.from_numpy(rows.T @ rows)
+    factor = psd_factor(low_rank.cuda()).cpu()
+    assert factor.shape == (30, 5)
+    torch.testing.assert_close(factor @ factor.T, low_rank, rtol=0, atol=1e-12 * float(low_rank.abs().max()))
 
 
 def test_frechet_subsets_interval_and_bias_extrapolation() -> None:
