@@ -3,9 +3,9 @@
 FD = ‖μ1 − μ2‖² + tr C1 + tr C2 − 2 tr √(C1^½ C2 C1^½), everything in float64: means and covariances are
 accumulated in chunks around the mean, and float32 in either step costs up to 5e-3 relative error. The
 trace of the square root is Σ √λ over the eigenvalues of a symmetric positive semi-definite matrix with
-the spectrum of C1^½ C2 C1^½: Lᵀ C2 L with L the Cholesky factor of C1 (or of C2) when one is positive
-definite, else Fᵀ C2 F with C1 = F Fᵀ from a rank-revealing factorisation of C1 (pivoted Cholesky on the
-CPU, the eigendecomposition on a GPU), which drops the directions below its rounding floor; eigenvalues
+the spectrum of C1^½ C2 C1^½: Fᵀ C2 F with C1 = F Fᵀ, F the Cholesky factor of C1, or when C1 is singular
+a rank-revealing factor (pivoted Cholesky on the CPU, the eigendecomposition on a GPU) that drops the
+directions below its rounding floor; eigenvalues
 of the product below d·ε·λ_max count as 0 too (their square roots would add √ε-sized noise per null
 direction: with singular covariances the value is defined to about √ε·√λ_max per such direction).
 A set with no more rows than dimensions (n ≤ d) keeps its centred rows F = (X − μ)/√(n − 1) instead of a
@@ -42,7 +42,7 @@ from ..progress import Progress, null_progress
 from .inputs import as_features, check_same_dim
 from .intervals import Interval, t_interval
 from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
-from .linalg import cholesky, eigvalsh, full_precision_matmul, matmul, psd_factor
+from .linalg import eigvalsh, full_precision_matmul, matmul, psd_factor
 
 Moments = tuple[torch.Tensor, torch.Tensor]  # mean (d,), covariance (d, d), float64
 
@@ -166,14 +166,9 @@ def _trace_sqrt_product(a: _Gaussian, b: _Gaussian) -> float:
 
 
 def _trace_sqrt_covariances(c1: torch.Tensor, c2: torch.Tensor) -> float:
-    """tr √(C1^½ C2 C1^½) for two d × d covariances."""
-    for a, b in ((c1, c2), (c2, c1)):
-        factor = cholesky(a)
-        if factor is not None:
-            break
-    else:
-        factor, b = psd_factor(c1), c2
-    return _trace_sqrt(matmul(matmul(factor.T.contiguous(), b), factor))
+    """tr √(C1^½ C2 C1^½) for two d × d covariances: Σ √λ(Fᵀ C2 F) with C1 = F Fᵀ."""
+    factor = psd_factor(c1)
+    return _trace_sqrt(matmul(matmul(factor.T.contiguous(), c2), factor))
 
 
 def _trace_sqrt(product: torch.Tensor) -> float:

@@ -3,11 +3,13 @@
 On the CPU, torch's build links MKL, which on AMD processors runs large float32 products 2-4x slower than
 the OpenBLAS that NumPy ships, and its symmetric eigensolver 1.5-3x slower plus a ~0.7 s first call
 (measured on this project's machines); the arithmetic is the same IEEE arithmetic. So 2-D CPU products
-and eigenvalue problems go through NumPy on zero-copy views. Batched (3-D) products stay with torch:
+and eigenvalue problems go through NumPy on zero-copy views (and the pivoted Cholesky, which NumPy lacks,
+through SciPy's LAPACK). Batched (3-D) products stay with torch:
 NumPy's stacked matmul runs its small per-matrix calls erratically slowly when the cores are busy.
 NumPy and SciPy each ship their own OpenBLAS: a loop that alternates between the two (or with torch's
 OpenMP pool) on few cores runs every call up to twice as long while the other's idle threads spin, so one
-loop's products stay in one library (KID's rank-k updates are SciPy's, hence all of KID's products are).
+loop's products stay in one library (KID's rank-k updates are SciPy's, hence all of KID's products are);
+processes that import GenLoupe first also have the spinning cut short (engine/threads.py).
 On CUDA, TF32 would round operands to 10 mantissa bits and break the error bounds the k-NN code relies
 on, so it is switched off while the metrics run.
 """
@@ -59,27 +61,23 @@ def eigvalsh(a: torch.Tensor) -> torch.Tensor:
 
 def psd_factor(a: torch.Tensor) -> torch.Tensor:
     """F (n × r) with ``a`` = F Fᵀ up to rounding, for a symmetric positive semi-definite matrix of
-    numerical rank r. On the CPU LAPACK's pivoted Cholesky (rank-revealing, n³/3 operations; it stops
-    where the remaining diagonal falls below n·u·its largest entry); on a GPU, which torch gives no
-    pivoted Cholesky, V Λ^½ over the eigenvalues above the rounding floor n·ε·λ_max (about 9n³)."""
+    numerical rank r: a Cholesky factor when ``a`` is positive definite, a rank-revealing one when it is
+    singular. On the CPU LAPACK's pivoted Cholesky does both at n³/3 operations (it stops where the
+    remaining diagonal falls below n·u·its largest entry). torch has no pivoted Cholesky, so a GPU tries
+    the plain one and falls back to V Λ^½ over the eigenvalues above the rounding floor n·ε·λ_max (9n³)."""
     if a.device.type != "cpu":
+        factor, info = torch.linalg.cholesky_ex(a)
+        if int(info) == 0:
+            return factor
         values, vectors = torch.linalg.eigh(a)
         keep = values > a.shape[0] * torch.finfo(a.dtype).eps * float(values.abs().max())
         return vectors[:, keep] * values[keep].sqrt()
     factor, pivots, rank, info = dpstrf(a.numpy(), lower=1)
     if info < 0:
         raise ValueError(f"pivoted Cholesky: argument {-info} is invalid")
+    lower = factor.T  # row-major view of the Fortran-ordered result: row j holds column j of L
+    for j in range(rank):
+        lower[j, :j] = 0.0  # above L's diagonal LAPACK leaves the input's entries
     out = np.empty((a.shape[0], rank))
-    out[pivots - 1] = np.tril(factor[:, :rank])  # a[p][:, p] = L Lᵀ, so a = F Fᵀ with F's rows unpermuted
+    out[pivots - 1] = lower[:rank].T  # a[p][:, p] = L Lᵀ, so a = F Fᵀ with F's rows unpermuted
     return torch.from_numpy(out)
-
-
-def cholesky(a: torch.Tensor) -> torch.Tensor | None:
-    """Lower Cholesky factor of a symmetric matrix, or None when it is not (numerically) positive definite."""
-    if a.device.type != "cpu":
-        factor, info = torch.linalg.cholesky_ex(a)
-        return factor if int(info) == 0 else None
-    try:
-        return torch.from_numpy(np.linalg.cholesky(a.numpy()))
-    except np.linalg.LinAlgError:
-        return None
