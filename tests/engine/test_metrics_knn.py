@@ -104,6 +104,16 @@ def test_bad_inputs_raise_metric_errors() -> None:
         precision_recall(real, np.zeros((10, 5), np.float32))
     with pytest.raises(MetricError, match="NaN"):
         precision_recall(real, np.full((10, 4), np.nan, np.float32))
+    for bad in (np.inf, -np.inf):  # one value, or +inf and -inf whose sum is NaN
+        fake = np.ones((10, 4), np.float32)
+        fake[3, 2] = bad
+        with pytest.raises(MetricError, match="generated features contains NaN or infinite"):
+            precision_recall(real, fake)
+    fake[3, 2], fake[7, 1] = np.inf, -np.inf
+    with pytest.raises(MetricError, match="NaN or infinite"):
+        precision_recall(real, fake)
+    huge = np.full((10, 4), 3e38, np.float32)  # finite, though their float32 sum overflows
+    assert precision_recall(huge, huge).precision == 1.0
     with pytest.raises(MetricError, match="k=10"):
         density_coverage(real, real, k=10)
     with pytest.raises(MetricError, match="comparison"):
