@@ -48,8 +48,8 @@ def content_hash(path: str | os.PathLike) -> str:
         return adapter_hash(path)
     if path.is_dir():
         digest = hashlib.sha256()
-        for item in _loaded_files(path):
-            digest.update(item.relative_to(path).as_posix().encode() + b"\0" + _file_digest(item).encode() + b"\n")
+        for item, item_digest in _still_there(_loaded_files(path)):
+            digest.update(item.relative_to(path).as_posix().encode() + b"\0" + item_digest.encode() + b"\n")
         return "sha256:" + digest.hexdigest()
     return "sha256:" + _file_digest(path)
 
@@ -62,12 +62,34 @@ def adapter_hash(path: Path) -> str:
     folder = path.parent
     files = declared_files(path)
     if files is None:  # bytecode caches appear on import: they are not what the person trusted
-        files = [p for p in _loaded_files(folder) if "__pycache__" not in p.parts]
-        if len(files) > MAX_FOLDER_FILES or sum(p.stat().st_size for p in files) > MAX_FOLDER_BYTES:
+        listed = [p for p in _loaded_files(folder) if "__pycache__" not in p.parts]
+        if len(listed) > MAX_FOLDER_FILES or sum(_size(p) for p in listed) > MAX_FOLDER_BYTES:
             raise CheckpointError(f"{path.name} declares no GENLOUPE_FILES, so its hash would cover its whole folder, "
                                   f"which is too large; list the files it loads: GENLOUPE_FILES = [\"weights.pt\"]")
+        entries = _still_there(sorted({path, *listed}))
+    else:
+        entries = [(item, _file_digest(item)) for item in sorted({path, *files})]
     digest = hashlib.sha256()
-    for item in sorted({path, *files}):
+    for item, item_digest in entries:
         name = os.path.relpath(item, folder).replace(os.sep, "/")
-        digest.update(name.encode() + b"\0" + _file_digest(item).encode() + b"\n")
+        digest.update(name.encode() + b"\0" + item_digest.encode() + b"\n")
     return "sha256:" + digest.hexdigest()
+
+
+def _still_there(listed: list[Path]) -> list[tuple[Path, str]]:
+    """(file, digest) for the files of a folder listing that still exist when read: a lock or temporary file
+    another process removed in between is left out (what no longer exists cannot be loaded)."""
+    entries = []
+    for item in listed:
+        try:
+            entries.append((item, _file_digest(item)))
+        except FileNotFoundError:
+            continue
+    return entries
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

@@ -213,6 +213,20 @@ def test_an_adapters_hash_covers_the_files_it_loads(folder, tmp_path):
     assert content_hash(tmp_path / "a.py") != undeclared  # no declaration: the whole folder counts
 
 
+def test_a_file_that_goes_while_a_folder_is_hashed_is_left_out(tmp_path, monkeypatch):
+    """A lock or temporary file removed by another process between the listing and the reading (the
+    window's settings lock beside an adapter, seen on CI) is not part of what loads, and no error."""
+    import genloupe.engine.checkpoints.hashing as hashing
+
+    (tmp_path / "a.py").write_text("def load(path):\n    pass\n")
+    (tmp_path / "w.bin").write_bytes(b"1")
+    whole, adapter = content_hash(tmp_path), content_hash(tmp_path / "a.py")
+    listing = hashing._loaded_files
+    monkeypatch.setattr(hashing, "_loaded_files", lambda folder: [*listing(folder), folder / "settings.ini.lock"])
+    assert content_hash(tmp_path) == whole
+    assert content_hash(tmp_path / "a.py") == adapter
+
+
 def test_export_names_the_random_call_it_cannot_take_and_its_line(folder, tmp_path):
     from genloupe.engine.checkpoints import export_bundle, load_raw
 
