@@ -19,7 +19,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import CheckpointError
-from .extractor import FeatureExtractor, file_sha256, first_line, require_shape
+from .cache import file_sha256
+from .extractor import FeatureExtractor, first_line, require_shape
 
 NAME = "digits-cnn"
 IMAGE_SHAPE = (1, 8, 8)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -37,15 +35,6 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message (torch's run to pages), or its type if empty."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, read in chunks (weights files can be ~100 MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def require_shape(name: str, expected: tuple[int, int, int]) -> Callable[[tuple[int, int, int]], None]:

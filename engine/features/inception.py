@@ -27,7 +27,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import CheckpointError
-from .extractor import FeatureExtractor, file_sha256, first_line, grey_or_rgb
+from .cache import file_sha256
+from .extractor import FeatureExtractor, first_line, grey_or_rgb
 from .layers import linear64
 from .weights import WeightsFile, find_weights, where_to_put
 

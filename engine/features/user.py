@@ -16,7 +16,8 @@ import torch
 
 from ..checkpoints.pt2_check import check_pt2
 from ..errors import CheckpointError, GenLoupeError, UnsafeFileError
-from .extractor import FeatureExtractor, file_sha256, first_line
+from .cache import file_sha256
+from .extractor import FeatureExtractor, first_line
 
 SUFFIXES = (".pt", ".pt2")
 PREPROCESSING = "display values x/(L-1) in [0,1], float32 (N,C,H,W), passed unchanged to the user network"

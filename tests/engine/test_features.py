@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +14,7 @@ from genloupe.assets import build_digits_cnn
 from genloupe.engine.data import open_data
 from genloupe.engine.errors import Cancelled, CheckpointError, DataError, GenLoupeError, ModelError, UnsafeFileError
 from genloupe.engine.features import FeatureExtractor, extract_features, get_extractor, list_extractors
-from genloupe.engine.features.cache import default_cache_dir
+from genloupe.engine.features.cache import default_cache_dir, file_sha256
 from genloupe.engine.features.digits_cnn import default_weights_path
 from genloupe.engine.progress import TaskProgress
 
@@ -137,6 +140,29 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path, digits):
     assert not again.from_cache
     np.testing.assert_array_equal(again.features, first.features)
     assert extract_features("pixels", sample.images, sample.levels, cache_dir=tmp_path).from_cache
+
+
+def test_weights_hashes_are_remembered_until_the_file_changes(tmp_path):
+    """Hashing DINOv2's 1.2 GB on every load took seconds: the hash is kept under the file's path, size and
+    modification time, and a rewritten file, or a note that is not a hash, is hashed again."""
+    weights, cache = tmp_path / "weights.bin", tmp_path / "cache"
+    weights.write_bytes(b"some weights")
+    true = hashlib.sha256(b"some weights").hexdigest()
+    assert file_sha256(weights, cache) == true
+    (note,) = (cache / "weights-sha256").iterdir()
+    note.write_text("0" * 64)  # what is remembered is what is used: the file is not read again
+    assert file_sha256(weights, cache) == "0" * 64
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # rewritten: another mtime
+    assert file_sha256(weights, cache) == true
+    for garbage in ("not a hash", "A" * 64, "0" * 200):
+        for old in (cache / "weights-sha256").iterdir():
+            old.write_text(garbage)
+        assert file_sha256(weights, cache) == true
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    with pytest.warns(RuntimeWarning, match="not written"):
+        assert file_sha256(weights, blocked) == true
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
