@@ -5,9 +5,9 @@ accumulated in chunks around the mean, and float32 in either step costs up to 5e
 trace of the square root is Σ √λ over the eigenvalues of a symmetric positive semi-definite matrix with
 the spectrum of C1^½ C2 C1^½: Fᵀ C2 F with C1 = F Fᵀ, F the Cholesky factor of C1, or when C1 is singular
 a rank-revealing factor (pivoted Cholesky on the CPU, the eigendecomposition on a GPU) that drops the
-directions below its rounding floor; eigenvalues
-of the product below d·ε·λ_max count as 0 too (their square roots would add √ε-sized noise per null
-direction: with singular covariances the value is defined to about √ε·√λ_max per such direction).
+directions below its rounding floor; eigenvalues of the product below d·ε·λ_max count as 0 too (their
+square roots would add √ε-sized noise per null direction: with singular covariances the value is defined
+to about √ε·√λ_max per such direction).
 A set with no more rows than dimensions (n ≤ d) keeps its centred rows F = (X − μ)/√(n − 1) instead of a
 covariance, C = FᵀF: C1 C2 has the non-zero eigenvalues of F1 C2 F1ᵀ, or of M Mᵀ with M = F1 F2ᵀ when both
 sets are thin, so the eigenvalue problem shrinks from d × d to n × n (the subsets behind the interval
@@ -42,7 +42,7 @@ from ..progress import Progress, null_progress
 from .inputs import as_features, check_same_dim
 from .intervals import Interval, t_interval
 from .knn import DEFAULT_MEMORY_BUDGET, Steps, working_budget
-from .linalg import eigvalsh, full_precision_matmul, matmul, psd_factor
+from .linalg import above_rounding_floor, eigvalsh, full_precision_matmul, matmul, psd_factor
 
 Moments = tuple[torch.Tensor, torch.Tensor]  # mean (d,), covariance (d, d), float64
 
@@ -145,12 +145,6 @@ def _fit(
     return fit(x), [partial(fit_part, i) for i in index]
 
 
-def _numerically_psd(values: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of a PSD matrix, those below its rounding floor d·ε·λ_max set to 0."""
-    floor = values.shape[0] * torch.finfo(values.dtype).eps * float(values.abs().max())
-    return torch.where(values > floor, values, 0.0)
-
-
 def _trace_sqrt_product(a: _Gaussian, b: _Gaussian) -> float:
     """tr √(C1^½ C2 C1^½) from a symmetric matrix with the same non-zero eigenvalues."""
     if a.thin is None and b.thin is not None:
@@ -174,7 +168,8 @@ def _trace_sqrt_covariances(c1: torch.Tensor, c2: torch.Tensor) -> float:
 def _trace_sqrt(product: torch.Tensor) -> float:
     """Σ √λ over a symmetric PSD matrix's eigenvalues. Only its lower triangle is read, so the rounding
     asymmetry of a product Aᵀ B A needs no symmetrising pass."""
-    return float(_numerically_psd(eigvalsh(product)).sqrt().sum())
+    values = eigvalsh(product)
+    return float(torch.where(above_rounding_floor(values), values, 0.0).sqrt().sum())
 
 
 def _frechet(a: _Gaussian, b: _Gaussian) -> float:

@@ -215,10 +215,11 @@ class Candidates:
     def offer_tile(self, rows: slice, tile: torch.Tensor, col_start: int, dim: int = 1) -> None:
         """Merge a tile's smallest values per row (``dim=1``) or per column (``dim=0``: the transposed half
         of a symmetric tile, whose columns are then the query rows)."""
-        worst = self.values[rows].amax(1)
-        if tile.device.type == "cpu" and bool(torch.isfinite(worst).all()):
-            self._offer_below(rows, tile, col_start, dim, worst)
-            return
+        if tile.device.type == "cpu":
+            worst = self.values[rows].amax(1)
+            if bool(torch.isfinite(worst).all()):
+                self._offer_below(rows, tile, col_start, dim, worst)
+                return
         values, positions = tile.topk(min(self.kc, tile.shape[dim]), dim=dim, largest=False, sorted=False)
         if dim == 0:
             values, positions = values.T, positions.T

@@ -59,6 +59,12 @@ def eigvalsh(a: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.linalg.eigvalsh(a.numpy(), UPLO="L"))
 
 
+def above_rounding_floor(values: torch.Tensor) -> torch.Tensor:
+    """Which eigenvalues of an n × n PSD matrix exceed its rounding floor n·ε·λ_max (the rest are 0 up to
+    rounding, and their square roots would add √ε-sized noise)."""
+    return values > values.shape[0] * torch.finfo(values.dtype).eps * float(values.abs().max())
+
+
 def psd_factor(a: torch.Tensor) -> torch.Tensor:
     """F (n × r) with ``a`` = F Fᵀ up to rounding, for a symmetric positive semi-definite matrix of
     numerical rank r: a Cholesky factor when ``a`` is positive definite, a rank-revealing one when it is
@@ -70,7 +76,7 @@ def psd_factor(a: torch.Tensor) -> torch.Tensor:
         if int(info) == 0:
             return factor
         values, vectors = torch.linalg.eigh(a)
-        keep = values > a.shape[0] * torch.finfo(a.dtype).eps * float(values.abs().max())
+        keep = above_rounding_floor(values)
         return vectors[:, keep] * values[keep].sqrt()
     factor, pivots, rank, info = dpstrf(a.numpy(), lower=1)
     if info < 0:
